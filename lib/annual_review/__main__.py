@@ -1,0 +1,3 @@
+from annual_review.cli import main
+
+raise SystemExit(main())

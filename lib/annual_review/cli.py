@@ -1,0 +1,52 @@
+"""The ``annual-review`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
+from .exceptions import AnnualReviewError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annual-review",
+        description="Build a body's annual rule-of-law report from its yearly data and section notebooks.",
+    )
+    parser.add_argument("--version", action="version", version=f"annual-review {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="execute the section notebooks and render the report")
+    build.add_argument("--year", type=int, nargs="+", help="year(s) to build (default: the latest in the data folder)")
+    build.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
+    build.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+    build.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
+
+    commands.add_parser("fonts", help="say which font draws Chinese in charts; exit 1 if there is none")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "build":
+            from .build import build
+
+            for report in build(args.config, args.data_dir, args.output_dir, args.year):
+                print(f"Report written: {report}")
+        elif args.command == "fonts":
+            from .charts import check_glyphs
+            from .fonts import find_cjk_font
+
+            family = check_glyphs()
+            font = find_cjk_font()
+            print(f"Charts draw Chinese with {family} ({font.source} font: {font.path})")
+    except AnnualReviewError as exc:
+        print(f"annual-review {args.command}: error:\n{exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("annual-review: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,93 @@
+"""What a section notebook puts into the report: narrative, tables and charts.
+
+Each ``show_*`` call displays one element, marked in the output's metadata so the
+build can take exactly these into the report and leave out anything else a
+notebook prints (scratch results, warnings, logs).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from .charts import figure_png
+from .narrative import render_narrative
+
+MARKER = "annual_review"
+
+
+def _display(data: Mapping[str, object], element: str, extra: Mapping[str, object] | None = None) -> None:
+    from IPython.display import display
+
+    metadata = {MARKER: {"element": element}, **(extra or {})}
+    display(dict(data), metadata=metadata, raw=True)
+
+
+def show_narrative(data_dir: str | Path, year: int, section: str, **figures) -> None:
+    """Show ``section``'s narrative for ``year`` with ``figures`` filled in."""
+    body = render_narrative(data_dir, year, section, figures)
+    _display({"text/html": f'<div class="ar-narrative">{body}</div>', "text/plain": section}, "narrative")
+
+
+def table_html(
+    table: pd.DataFrame,
+    *,
+    caption: str,
+    columns: Mapping[str, str] | None = None,
+    unit_note: str | None = None,
+    total_label: str | None = None,
+) -> str:
+    """A report table as HTML: columns renamed to ``columns``' labels, whole numbers without decimals.
+
+    With ``total_label`` a totals row sums the numeric columns.
+    """
+    shown = table[list(columns)] if columns else table.copy()
+    if total_label:
+        totals = {c: (shown[c].sum() if pd.api.types.is_numeric_dtype(shown[c]) else "") for c in shown.columns}
+        totals[shown.columns[0]] = total_label
+        shown = pd.concat([shown.astype(object), pd.DataFrame([totals])], ignore_index=True)
+    if columns:
+        shown = shown.rename(columns=columns)
+
+    def cell(value) -> str:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return html.escape(str(value))
+
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in shown.columns)
+    rows = []
+    for i, record in enumerate(shown.itertuples(index=False)):
+        css = ' class="ar-total"' if total_label and i == len(shown) - 1 else ""
+        cells = "".join(
+            f'<td class="{"ar-num" if isinstance(v, (int, float)) and not isinstance(v, bool) else "ar-text"}">{cell(v)}</td>'
+            for v in record
+        )
+        rows.append(f"<tr{css}>{cells}</tr>")
+    note = f'<p class="ar-table-note">{html.escape(unit_note)}</p>' if unit_note else ""
+    return (
+        f'<figure class="ar-table"><table><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}</figure>"
+    )
+
+
+def show_table(table: pd.DataFrame, *, caption: str, **options) -> None:
+    """Show a table in the report (see :func:`table_html` for the options)."""
+    markup = table_html(table, caption=caption, **options)
+    _display({"text/html": markup, "text/plain": caption}, "table", {"caption": caption})
+
+
+def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> None:
+    """Show a chart drawn by :mod:`annual_review.charts`, with alt text for readers who cannot see it."""
+    alt = alt or getattr(fig, "alt", None)
+    if not alt:
+        raise ValueError("show_chart: a chart needs alt text (charts made by bar_chart carry their own)")
+    png = base64.b64encode(figure_png(fig)).decode("ascii")
+    _display(
+        {"image/png": png, "text/plain": alt},
+        "chart",
+        {"image/png": {"alt": alt}, "caption": caption or ""},
+    )

@@ -1,0 +1,91 @@
+"""Finding a font that draws Chinese, preferring the system's own.
+
+Charts must never print boxes for missing glyphs. The order of preference is:
+a Chinese font installed on the system (Noto/Source Han, WenQuanYi, the fonts
+Windows and macOS ship), then the open-licence Noto Sans CJK font that
+``make`` installs from PyPI (``annual-review[fonts]``) on machines with none.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+# Families that draw Simplified Chinese, best first. "CJK TC"/"JP" faces hold every
+# simplified character too, but draw a few of them in their own region's forms.
+PREFERRED_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Noto Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "SimHei",
+    "Noto Serif CJK SC",
+    "Source Han Serif SC",
+    "AR PL UMing CN",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Source Han Sans",
+)
+FALLBACK_PACKAGE = "cvttf_NotoSansCJK_Regular"  # PyPI: cvttf-notosanscjk-regular (SIL OFL)
+PROBE_TEXT = "法治政府建设年度报告幼儿园"
+
+
+@dataclass(frozen=True)
+class CJKFont:
+    family: str
+    path: Path
+    source: str  # "system" or "package"
+
+
+def _font_manager():
+    from matplotlib import font_manager
+
+    return font_manager
+
+
+def _system_font() -> CJKFont | None:
+    fm = _font_manager()
+    by_family = {f.name: Path(f.fname) for f in fm.fontManager.ttflist}
+    for family in PREFERRED_FAMILIES:
+        if family in by_family:
+            return CJKFont(family, by_family[family], "system")
+    return None
+
+
+def _package_font() -> CJKFont | None:
+    spec = importlib.util.find_spec(FALLBACK_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).glob("*.[ot]t[fc]")):
+            fm = _font_manager()
+            fm.fontManager.addfont(str(path))
+            family = fm.FontProperties(fname=str(path)).get_name()
+            return CJKFont(family, path, "package")
+    return None
+
+
+@functools.cache
+def find_cjk_font() -> CJKFont | None:
+    """The font charts use for Chinese, or None when this machine has none."""
+    return _system_font() or _package_font()
+
+
+def require_cjk_font() -> CJKFont:
+    """Like :func:`find_cjk_font`, but raise a ChartError saying how to get one."""
+    from .exceptions import ChartError
+
+    font = find_cjk_font()
+    if font is None:
+        raise ChartError(
+            "No font that draws Chinese was found. Install one: `make setup` does it for you "
+            "(pip install 'annual-review[fonts]'), or install your system's CJK fonts "
+            "(Debian/Ubuntu: apt-get install fonts-noto-cjk)."
+        )
+    return font

@@ -1,0 +1,108 @@
+"""Numbers as Chinese reports write them.
+
+The data always holds exact values; these functions turn them into the phrasing
+of a published report: ``2618`` → ``2600多``, ``697530`` 元 → ``近70万``,
+``31200`` → ``3万余``, ``3`` → ``三``.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from numbers import Real
+
+_DIGITS = "零一二三四五六七八九"
+_UNITS = ((100_000_000, "亿"), (10_000, "万"))
+
+
+def cn_numeral(n: int) -> str:
+    """Write a whole number from 0 to 9999 in Chinese characters: 3 → 三, 12 → 十二, 105 → 一百零五."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 9999:
+        raise ValueError(f"cn_numeral takes a whole number from 0 to 9999, not {n!r}")
+    if n < 10:
+        return _DIGITS[n]
+    if n < 20:  # 十, 十一 … 十九: the leading 一 is not written
+        return "十" + (_DIGITS[n - 10] if n > 10 else "")
+    out, zero_pending = "", False
+    for value, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit, n = divmod(n, value)
+        if digit:
+            if zero_pending:
+                out += "零"
+            out += _DIGITS[digit] + name
+            zero_pending = False
+        elif out:
+            zero_pending = True
+    return out
+
+
+def _check_count(value: Real, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+        raise ValueError(f"{what} takes a number, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{what} phrases counts and amounts, which cannot be negative: {value!r}")
+
+
+def default_step(value: Real) -> int:
+    """The rounding step a report uses: two significant figures from 100 up, tens below, none below ten."""
+    if value < 10:
+        return 1
+    if value < 100:
+        return 10
+    return 10 ** (len(str(int(value))) - 2)
+
+
+def plain(value: Real, unit: str = "") -> str:
+    """An exact figure, scaled to 万 or 亿 when ``unit`` asks for it: plain(697530, "万") → "69.753万"."""
+    _check_count(value, "plain")
+    scale = dict((name, size) for size, name in _UNITS).get(unit, 1)
+    text = format(Decimal(str(value)) / scale, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + unit
+
+
+def more(value: Real, step: int | None = None, unit: str = "") -> str:
+    """Round down and say so: more(2618) → "2600多"; more(156) → "150多"; exact values stay exact."""
+    return _approximate(value, step, unit, "more", mark="多", direction=math.floor, prefix=False)
+
+
+def over(value: Real, step: int | None = None, unit: str = "") -> str:
+    """Like :func:`more` with 余, the usual word next to 万 and 亿: over(31200, 10000, "万") → "3万余"."""
+    return _approximate(value, step, unit, "over", mark="余", direction=math.floor, prefix=False)
+
+
+def nearly(value: Real, step: int | None = None, unit: str = "") -> str:
+    """Round up and say so: nearly(697530, 100000, "万") → "近70万"; exact values stay exact."""
+    return _approximate(value, step, unit, "nearly", mark="近", direction=math.ceil, prefix=True)
+
+
+def _approximate(value, step, unit, what, *, mark, direction, prefix) -> str:
+    _check_count(value, what)
+    step = default_step(value) if step is None else step
+    if not isinstance(step, int) or step < 1:
+        raise ValueError(f"{what}: the rounding step must be a whole number of at least 1, not {step!r}")
+    rounded = direction(value / step) * step
+    text = plain(rounded, unit)
+    if rounded == value or rounded == 0:
+        # Nothing to approximate (or nothing left after rounding down): say the exact figure.
+        return plain(value, unit) if rounded == 0 else text
+    return mark + text if prefix else text + mark
+
+
+def percent(part: Real, whole: Real, digits: int = 1) -> str:
+    """A share as reports write it: percent(1, 8) → "12.5%"; trailing zeros dropped."""
+    if whole == 0:
+        raise ValueError("percent: the whole is zero, so there is no share to state")
+    text = f"{100 * part / whole:.{digits}f}".rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def month_span(months: list[int] | set[int]) -> str:
+    """The months a period covers, as reports write them: {1, …, 10} → "1至10月"; {3} → "3月"."""
+    months = sorted(set(int(m) for m in months))
+    if not months:
+        raise ValueError("month_span: no months given")
+    if months[0] == months[-1]:
+        return f"{months[0]}月"
+    return f"{months[0]}至{months[-1]}月"

@@ -1,0 +1,117 @@
+"""Assembling executed section notebooks into one self-contained HTML report with nbconvert.
+
+Only the elements a notebook showed with :mod:`annual_review.elements` enter the
+report; code, prompts, printed output and stray results stay in the executed
+notebooks. Headings are numbered here, once for the whole report, in the styles
+the config names (一、 （一） …), so sections and their narratives agree.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import nbformat
+from bs4 import BeautifulSoup
+
+from .config import ReportConfig, Section, heading_number
+from .elements import MARKER
+
+TEMPLATE_DIR = resources.files("annual_review") / "templates"
+TEMPLATE_NAME = "report"
+MAX_LEVEL = 5  # h1 is the title; levels 1..5 map to h2..h6
+
+
+@dataclass
+class _Counter:
+    numbering: tuple[str, ...]
+    counts: list[int]
+
+    def next(self, level: int) -> str:
+        self.counts[level] += 1
+        for deeper in range(level + 1, len(self.counts)):
+            self.counts[deeper] = 0
+        return heading_number(self.numbering, level, self.counts[level])
+
+
+def report_outputs(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The outputs a section notebook showed for the report, in order."""
+    return [
+        copy.deepcopy(output)
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "display_data" and MARKER in output.get("metadata", {})
+    ]
+
+
+def _number_narrative(output, section: Section, counter: _Counter, anchor_prefix: str) -> None:
+    html = output["data"].get("text/html")
+    if not html or "ar-heading" not in html:
+        return
+    soup = BeautifulSoup(html, "html.parser")
+    for i, tag in enumerate(soup.select(".ar-heading[data-depth]"), 1):
+        level = min(section.level + int(tag["data-depth"]), MAX_LEVEL)
+        tag.name = f"h{level + 1}"
+        tag.insert(0, counter.next(level))
+        tag["id"] = f"{anchor_prefix}-{i}"
+        del tag["data-depth"]
+    output["data"]["text/html"] = str(soup)
+
+
+def assemble(config: ReportConfig, year: int, executed: dict[str, nbformat.NotebookNode]):
+    """One notebook holding, section by section, the report's headings and elements; and its contents list."""
+    counter = _Counter(config.numbering, [0] * (MAX_LEVEL + 2))
+    cells, toc = [], []
+    for section in config.all_sections():
+        anchor = f"s-{section.id}"
+        heading = None
+        if section.heading:
+            number = counter.next(section.level)
+            heading = {"number": number, "text": section.heading, "level": min(section.level, MAX_LEVEL), "id": anchor}
+            toc.append(heading)
+        outputs = report_outputs(executed[section.id]) if section.notebook else []
+        for output in outputs:
+            _number_narrative(output, section, counter, anchor)
+        cell = nbformat.v4.new_code_cell(source="")
+        cell.metadata[MARKER] = {"section": section.id, "heading": heading}
+        cell.outputs = outputs
+        cells.append(cell)
+    combined = nbformat.v4.new_notebook(cells=cells)
+    combined.metadata["title"] = config.title(year)
+    return combined, toc
+
+
+def render_report(
+    config: ReportConfig,
+    year: int,
+    executed: dict[str, nbformat.NotebookNode],
+    *,
+    provenance: str = "",
+    built_at: dt.datetime | None = None,
+) -> str:
+    """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched)."""
+    from nbconvert.exporters import HTMLExporter
+
+    combined, toc = assemble(config, year, executed)
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        template_name=TEMPLATE_NAME,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    built_at = built_at or dt.datetime.now().astimezone()
+    report = {
+        "title": config.title(year),
+        "lang": config.language,
+        "toc": toc,
+        "css": (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8"),
+        "built_at": built_at.strftime("%Y-%m-%d %H:%M"),
+        "provenance": provenance,
+    }
+    body, _ = exporter.from_notebook_node(combined, resources={"report": report})
+    return body
