@@ -201,7 +201,7 @@ def _convert(values: pd.Series, col: Column) -> tuple[pd.Series, list[int]]:
         return values, bad
     if col.type == "category":
         ok = values.isin(col.categories) | (blank & (not col.required))
-        return pd.Categorical(values.where(~blank), categories=list(col.categories)), list(values.index[~ok])
+        return pd.Categorical(values.where(ok & ~blank), categories=list(col.categories)), list(values.index[~ok])
     if col.type == "date":
         parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
     else:

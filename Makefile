@@ -1,0 +1,45 @@
+# annual-review: `make report` builds the latest year's report, `make test` runs the tests.
+# Both set up .venv first (once, and again whenever pyproject.toml changes).
+
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+READY := $(VENV)/.ready
+ARGS ?=
+
+.PHONY: help setup report test lab clean distclean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(READY): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "annual-review needs Python 3.11 or newer; '$(PYTHON)' is not. Try: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# Charts need a font that draws Chinese: the system's when it has one, else Noto Sans CJK from PyPI.
+	@$(PY) -m annual_review fonts >/dev/null 2>&1 || \
+	  { echo "No Chinese system font found: installing Noto Sans CJK (SIL OFL) into $(VENV)"; \
+	    $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,fonts]'; }
+	$(PY) -m annual_review fonts
+	@touch $@
+
+setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none
+
+report: $(READY) ## build the latest year into outputs/<year>/report.html (ARGS="--year 2020 ..." to choose)
+	$(BIN)/annual-review build $(ARGS)
+
+test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
+	$(PY) -m pytest $(ARGS)
+
+lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
+	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'
+	cd notebooks && ../$(BIN)/jupyter lab
+
+clean: ## remove build outputs (outputs/*), keeping .venv
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+distclean: clean ## remove build outputs and .venv
+	rm -rf $(VENV)

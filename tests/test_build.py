@@ -1,0 +1,100 @@
+"""The build as a user meets it: bad input and failing sections are named, and never cost the last good report."""
+
+import re
+import shutil
+import textwrap
+
+import nbformat
+import pytest
+
+from conftest import CONFIG, DATA, FIXTURES, NOTEBOOKS, run_cli, squash, visible_text
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project's config, notebooks and data, to break at will."""
+    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
+    shutil.copytree(DATA, tmp_path / "data")
+    shutil.copy(CONFIG, tmp_path / "report.yml")
+    return tmp_path
+
+
+def test_a_failing_section_is_named_and_the_last_good_report_kept(project):
+    assert run_cli("build", cwd=project).returncode == 0
+    report = project / "outputs" / "2020" / "report.html"
+    good = report.read_bytes()
+    # Corrupt one register: a negative count in row 4 of the inspection register.
+    path = project / "data" / "2020" / "tutoring_inspections.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    fields = lines[3].split(",")
+    fields[4] = "-2"
+    lines[3] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = run_cli("build", cwd=project)
+
+    assert result.returncode != 0
+    message = result.stderr
+    assert "Traceback" not in message
+    assert "70-tutoring-governance.ipynb" in message and "cell " in message
+    assert "tutoring_inspections.csv, row 4, column 'staff_deployed'" in message
+    assert report.read_bytes() == good  # the last good report is untouched
+    failed = project / "outputs" / "2020" / "failed" / "70-tutoring-governance.ipynb"
+    notebook = nbformat.read(failed, as_version=4)
+    assert any(o.output_type == "error" for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_missing_placeholder_fails_the_build_naming_the_narrative(project):
+    path = project / "data" / "2020" / "narrative" / "opening.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n共{{ visits }}次。\n", encoding="utf-8")
+    result = run_cli("build", "--output-dir", str(project / "out"), cwd=project)
+    assert result.returncode != 0
+    assert "00-opening.ipynb" in result.stderr and "opening.md" in result.stderr and "visits" in result.stderr
+    assert not (project / "out" / "2020" / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--data-dir", "nowhere"], "nowhere: the data folder does not exist"),
+        (["--year", "1999"], "no data for 1999"),
+        (["--config", "missing.yml"], "missing.yml: the report config does not exist"),
+    ],
+)
+def test_bad_arguments_get_a_plain_error(args, expected):
+    result = run_cli("build", *args)
+    assert result.returncode != 0
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_another_outline_is_only_config_notebooks_and_data(tmp_path):
+    """The five items the 2019 rules list, built from a config, one fixture notebook and narratives: no library change."""
+    outline = ["主要举措和成效", "存在的不足和原因", "党政主要负责人履行推进法治建设第一责任人职责情况", "下一年度工作安排", "其他需要报告的情况"]
+    data = tmp_path / "data"
+    (data / "2021" / "narrative").mkdir(parents=True)
+    (data / "tables.yml").write_text("{}\n", encoding="utf-8")
+    sections = []
+    for i, heading in enumerate(outline, 1):
+        (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项内容,{{{{ year }}}}年。\n", encoding="utf-8")
+        sections.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: narrative.ipynb\n    parameters: {{section: item{i}}}\n")
+    config = tmp_path / "other.yml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            body: 某某市司法局
+            title: "{{body}}{{year}}年法治政府建设年度报告"
+            notebooks: {FIXTURES}
+            sections:
+            """
+        )
+        + "".join(sections),
+        encoding="utf-8",
+    )
+    result = run_cli("build", "--config", str(config), "--data-dir", str(data), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "2021" / "report.html").read_text(encoding="utf-8")
+    assert squash(visible_text(html)).startswith("某某市司法局2021年法治政府建设年度报告")
+    headings = [squash(visible_text(h)) for h in re.findall(r"<h2[^>]*>.*?</h2>", html, flags=re.S)]
+    assert headings == [f"{n}{h}" for n, h in zip(["一、", "二、", "三、", "四、", "五、"], outline)]
+    text = squash(visible_text(html))
+    assert all(f"第{i}项内容,2021年。" in text for i in range(1, 6))

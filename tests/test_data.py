@@ -1,0 +1,121 @@
+"""Loading the tables a bureau keeps, typed as tables.yml declares, with every problem named."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from annual_review import data
+from annual_review.exceptions import DataError
+from conftest import DATA
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """A writable copy of the shipped data."""
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def test_the_2020_registers_add_up_to_the_published_figures():
+    # 2020 report: 审批了1所九年一贯制民办学校筹设,1所民办幼儿园筹设,10所民办幼儿园设立,17所民办教育培训机构设立
+    licences = data.load_table(DATA, 2020, "licence_decisions")
+    approvals = data.tally(licences, by=["stage", "school_type"], where={"decision": "批准"})
+    assert [tuple(r) for r in approvals.itertuples(index=False)] == [
+        ("筹设", "九年一贯制民办学校", 1),
+        ("筹设", "民办幼儿园", 1),
+        ("设立", "民办幼儿园", 10),
+        ("设立", "民办教育培训机构", 17),
+    ]
+    # 全年资助…2600多人次,资助资金共近70万元; 共为424多个各类大学生办理了助学贷款
+    aid = data.load_table(DATA, 2020, "preschool_aid")
+    assert 2600 < data.total(aid, "children") < 2700
+    assert 600_000 < data.total(aid, "amount_yuan") < 700_000
+    assert data.total(data.load_table(DATA, 2020, "student_loans")) >= 424
+    # 全区开展常态化治理行动3次,各镇(街)开展常态化管理行动24次,累计出动150多人次,整改通知书5份,承诺书8份
+    inspections = data.load_table(DATA, 2020, "tutoring_inspections")
+    assert data.total(inspections, where={"organiser_level": "区级"}) == 3
+    assert data.total(inspections, where={"organiser_level": "镇街级"}) == 24
+    assert 150 <= data.total(inspections, "staff_deployed") < 160
+    assert data.total(inspections, "rectification_notices") == 5
+    assert data.total(inspections, "pledges_signed") == 8
+    assert data.months_of(inspections, "held_on")[0] == 1 and data.months_of(inspections, "held_on")[-1] == 10
+
+
+def test_columns_are_typed_as_declared():
+    inspections = data.load_table(DATA, 2020, "tutoring_inspections")
+    assert pd.api.types.is_datetime64_any_dtype(inspections["held_on"])
+    assert pd.api.types.is_integer_dtype(inspections["staff_deployed"])
+    assert list(inspections["organiser_level"].cat.categories) == ["区级", "镇街级"]
+
+
+def test_years_are_the_folders_present(data_dir):
+    assert data.available_years(data_dir) == [2020]
+    assert data.resolve_year(data_dir) == 2020
+    assert data.resolve_year(data_dir, 0) == 2020
+    with pytest.raises(DataError, match="no data for 2019"):
+        data.resolve_year(data_dir, 2019)
+
+
+def test_every_bad_cell_is_reported_at_once_with_its_spreadsheet_row(data_dir):
+    path = data_dir / "2020" / "tutoring_inspections.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row2 = lines[1].split(",")
+    row2[4] = "-3"  # staff_deployed: a negative count
+    row2[2] = "省级"  # organiser_level: not a declared category
+    lines[1] = ",".join(row2)
+    row5 = lines[4].split(",")
+    row5[1] = "2020/13/01"  # held_on: not a date
+    lines[4] = ",".join(row5)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        data.load_table(data_dir, 2020, "tutoring_inspections")
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert any("row 2" in p and "staff_deployed" in p and "'-3'" in p for p in problems)
+    assert any("row 2" in p and "organiser_level" in p and "省级" in p and "区级" in p for p in problems)
+    assert any("row 5" in p and "held_on" in p and "YYYY-MM-DD" in p for p in problems)
+    assert all(str(path) in p for p in problems)
+
+
+def test_a_missing_column_names_the_expected_header(data_dir):
+    path = data_dir / "2020" / "student_loans.csv"
+    text = path.read_text(encoding="utf-8").replace("study_level", "level", 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['study_level'\]"):
+        data.load_table(data_dir, 2020, "student_loans")
+
+
+def test_duplicate_keys_are_reported(data_dir):
+    path = data_dir / "2020" / "licence_decisions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="appears more than once"):
+        data.load_table(data_dir, 2020, "licence_decisions")
+
+
+def test_a_missing_file_is_named(data_dir):
+    (data_dir / "2020" / "preschool_aid.csv").unlink()
+    with pytest.raises(DataError, match=r"preschool_aid\.csv: missing"):
+        data.load_table(data_dir, 2020, "preschool_aid")
+
+
+def test_tally_keeps_the_declared_category_order_and_sums():
+    aid = data.load_table(DATA, 2020, "preschool_aid")
+    by_category = data.tally(aid, by=["family_category"], sums=["children"], count=None)
+    assert list(by_category["family_category"]) == ["持有相关证件家庭的幼儿", "贫困家庭的幼儿"]
+    assert by_category["children"].sum() == data.total(aid, "children")
+
+
+def test_data_readme_documents_every_declared_table_and_column():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert "illustrative" in readme and "published report" in readme
+    for spec in data.table_specs(DATA).values():
+        heading = f"### `{spec.file}`"
+        assert heading in readme
+        section = readme.split(heading, 1)[1].split("\n### ", 1)[0]
+        for column in spec.columns:
+            row = next((line for line in section.splitlines() if line.startswith(f"| `{column.name}` |")), None)
+            assert row is not None, f"{spec.file}: column {column.name} is not documented"
+            assert column.label in row and (column.unit or "—") in row
