@@ -23,25 +23,45 @@ def test_a_failing_section_is_named_and_the_last_good_report_kept(project):
     assert run_cli("build", cwd=project).returncode == 0
     report = project / "outputs" / "2020" / "report.html"
     good = report.read_bytes()
-    # Corrupt one register: a negative count in row 4 of the inspection register.
+    # Add a section whose notebook fails in its third cell (tests/fixtures/broken.ipynb).
+    shutil.copy(FIXTURES / "broken.ipynb", project / "notebooks" / "85-broken.ipynb")
+    config = project / "report.yml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "  - heading: 坏章节\n    notebook: 85-broken.ipynb\n", encoding="utf-8"
+    )
+
+    result = run_cli("build", cwd=project)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "85-broken.ipynb" in result.stderr and "cell 3" in result.stderr and "KeyError: 'inspections'" in result.stderr
+    assert "90-next-steps.ipynb" in result.stdout  # the sections after it still ran
+    assert report.read_bytes() == good  # the last good report is untouched
+    failed = project / "outputs" / "2020" / "failed" / "85-broken.ipynb"
+    notebook = nbformat.read(failed, as_version=4)
+    failing = next(c for c in notebook.cells if 'registers["inspections"]' in c.source)
+    assert failing.outputs[-1].output_type == "error" and failing.outputs[-1].ename == "KeyError"
+
+
+def test_invalid_data_is_refused_before_any_notebook_runs(project):
+    assert run_cli("build", cwd=project).returncode == 0
+    report = project / "outputs" / "2020" / "report.html"
+    good = report.read_bytes()
     path = project / "data" / "2020" / "tutoring_inspections.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     fields = lines[3].split(",")
-    fields[4] = "-2"
+    fields[4] = "-2"  # a negative count in row 4
     lines[3] = ",".join(fields)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     result = run_cli("build", cwd=project)
 
-    assert result.returncode != 0
-    message = result.stderr
-    assert "Traceback" not in message
-    assert "70-tutoring-governance.ipynb" in message and "cell " in message
-    assert "tutoring_inspections.csv, row 4, column 'staff_deployed'" in message
-    assert report.read_bytes() == good  # the last good report is untouched
-    failed = project / "outputs" / "2020" / "failed" / "70-tutoring-governance.ipynb"
-    notebook = nbformat.read(failed, as_version=4)
-    assert any(o.output_type == "error" for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert result.returncode == 2
+    assert "tutoring_inspections.csv, row 4, column 'staff_deployed': '-2'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ipynb" not in result.stdout  # no section was executed
+    assert report.read_bytes() == good
+    assert not (project / "outputs" / "2020" / "failed").exists()
 
 
 def test_missing_placeholder_fails_the_build_naming_the_narrative(project):

@@ -21,7 +21,7 @@ import nbformat
 
 from . import __version__
 from .config import ReportConfig, Section, load_config
-from .data import resolve_year, year_dir
+from .data import check_year, resolve_year, year_dir
 from .exceptions import BuildError
 from .render import render_report
 
@@ -70,17 +70,25 @@ def _execute(section: Section, target: Path, parameters: dict, cwd: Path) -> Sec
     return None
 
 
+_PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
 def _failing_cell(notebook: Path, exec_count: int | None) -> int | None:
-    """The 1-based position of the cell that raised (papermill reports its execution count)."""
+    """The 1-based position, in the notebook as written, of the cell that raised.
+
+    Cells papermill adds (injected parameters, error banners) are not counted, so the
+    number matches what the author sees when opening the source notebook.
+    """
     try:
         nb = nbformat.read(notebook, as_version=4)
     except Exception:
         return None
-    for i, cell in enumerate(nb.cells, 1):
-        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return i
-    for i, cell in enumerate(nb.cells, 1):
-        if exec_count is not None and cell.get("execution_count") == exec_count:
+    own = [c for c in nb.cells if not _PAPERMILL_TAGS & set(c.metadata.get("tags", []))]
+    for i, cell in enumerate(own, 1):
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        if any(o.get("output_type") == "error" for o in outputs) or (
+            exec_count is not None and cell.get("execution_count") == exec_count
+        ):
             return i
     return None
 
@@ -178,8 +186,8 @@ def build(
     resolved = [resolve_year(data_dir, y) for y in wanted]
     reports = []
     for year in resolved:
-        if not year_dir(data_dir, year).is_dir():
-            raise BuildError(f"{year_dir(data_dir, year)}: no data folder for {year}")
+        # Refuse invalid data before any notebook runs, so no earlier output is touched.
+        check_year(data_dir, year)
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
         reports.append(build_year(config, year, data_dir, output_dir, log=log))
     return reports

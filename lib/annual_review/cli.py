@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
     build.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
 
+    validate = commands.add_parser("validate", help="check a year's data against tables.yml; exit 2 on any problem")
+    validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
+    validate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+
     commands.add_parser("fonts", help="say which font draws Chinese in charts; exit 1 if there is none")
     return parser
 
@@ -36,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
 
             for report in build(args.config, args.data_dir, args.output_dir, args.year):
                 print(f"Report written: {report}")
+        elif args.command == "validate":
+            from .data import check_year, resolve_year
+
+            for year in args.year or [0]:
+                year = resolve_year(args.data_dir, year)
+                tables = check_year(args.data_dir, year)
+                rows = sum(len(t) for t in tables.values())
+                print(f"{args.data_dir}/{year}: OK — {len(tables)} tables, {rows} rows (数据检查通过)")
         elif args.command == "fonts":
             from .charts import check_glyphs
             from .fonts import find_cjk_font

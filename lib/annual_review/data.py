@@ -8,45 +8,28 @@ stays the same whatever tables a body keeps.
 
 from __future__ import annotations
 
-import functools
+import difflib
+import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .exceptions import DataError
+from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
+from .sources import WORKBOOK, Problem, RawTable, SourceError, read_csv, read_sheet, workbook_sheets
 
-TABLES_FILE = "tables.yml"
-NARRATIVE_DIR = "narrative"
-COLUMN_TYPES = ("text", "integer", "number", "date", "category")
 _YEAR = re.compile(r"^\d{4}$")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    label: str
-    description: str = ""
-    unit: str = ""
-    categories: tuple[str, ...] = ()
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    file: str
-    title: str
-    description: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...] = field(default=())
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DATE_FORMS = (
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日$"),
+)
+_SPACES = " \t\u3000\xa0"
 
 
 def available_years(data_dir: str | Path) -> list[int]:
@@ -73,146 +56,257 @@ def year_dir(data_dir: str | Path, year: int) -> Path:
     return Path(data_dir) / str(year)
 
 
-@functools.cache
-def _read_specs(path: Path, mtime: float) -> dict[str, TableSpec]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, Mapping):
-        raise DataError(f"{path}: expected a mapping of table names to table declarations")
-    problems, specs = [], {}
-    for name, body in raw.items():
-        where = f"{path}: table '{name}'"
-        if not isinstance(body, Mapping) or not isinstance(body.get("columns"), Mapping):
-            problems.append(f"{where}: needs 'file' and a 'columns' mapping")
+def workbook_path(data_dir: str | Path, year: int) -> Path:
+    return year_dir(data_dir, year) / WORKBOOK
+
+
+def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
+    """The table's cells from the year's workbook if it has one, else from its CSV; None if optional and absent."""
+    folder = year_dir(data_dir, year)
+    csv_path, workbook = folder / spec.file, workbook_path(data_dir, year)
+    if workbook.is_file():
+        if csv_path.is_file():
+            raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
+                                                     f"in {WORKBOOK}; keep one of them)")])
+        if spec.optional and spec.title not in workbook_sheets(workbook) and spec.name not in workbook_sheets(workbook):
+            return None
+        return read_sheet(workbook, (spec.name, spec.title))
+    if not csv_path.is_file():
+        if spec.optional:
+            return None
+        raise SourceError([Problem(str(csv_path), f"文件缺失（{spec.title}） (missing: table '{spec.name}', {spec.title})")])
+    return read_csv(csv_path)
+
+
+def _header_names(spec: TableSpec) -> dict[str, str]:
+    """Every header a user may write for a column: its name, its Chinese label, label with unit."""
+    names = {}
+    for col in spec.columns:
+        for form in (col.name, col.label, f"{col.label}（{col.unit}）", f"{col.label}({col.unit})"):
+            names[form] = col.name
+    return names
+
+
+def _map_header(raw: RawTable, spec: TableSpec) -> tuple[list[str | None], list[Problem]]:
+    known = _header_names(spec)
+    mapped, problems, seen = [], [], {}
+    for i, cell in enumerate(raw.header):
+        text = cell.strip(_SPACES)
+        name = known.get(text)
+        if not text:
+            mapped.append(None)
             continue
-        columns = []
-        for col, decl in body["columns"].items():
-            decl = decl or {}
-            kind = decl.get("type", "text")
-            if kind not in COLUMN_TYPES:
-                problems.append(f"{where}, column '{col}': type '{kind}' is not one of {COLUMN_TYPES}")
-                continue
-            if kind == "category" and not decl.get("categories"):
-                problems.append(f"{where}, column '{col}': a category column needs its 'categories' listed")
-            columns.append(
-                Column(
-                    name=str(col),
-                    type=kind,
-                    label=str(decl.get("label", col)),
-                    description=str(decl.get("description", "")),
-                    unit=str(decl.get("unit", "")),
-                    categories=tuple(str(c) for c in decl.get("categories", ())),
-                    required=bool(decl.get("required", True)),
-                )
-            )
-        key = tuple(body.get("key", ()))
-        unknown_key = [k for k in key if k not in body["columns"]]
-        if unknown_key:
-            problems.append(f"{where}: key names unknown columns {unknown_key}")
-        specs[str(name)] = TableSpec(
-            name=str(name),
-            file=str(body.get("file", f"{name}.csv")),
-            title=str(body.get("title", name)),
-            description=str(body.get("description", "")),
-            columns=tuple(columns),
-            key=key,
-        )
+        if name is None:
+            close = difflib.get_close_matches(text, list(known), n=1)
+            hint = f"；是否应为“{close[0]}”？ (did you mean {close[0]!r}?)" if close else ""
+            problems.append(Problem(raw.file, f"未声明的列名{hint} (not a declared column of {spec.name}; "
+                                              f"expected {[c.name for c in spec.columns]})",
+                                    sheet=raw.sheet, row=raw.header_row, column=text))
+        elif name in seen:
+            problems.append(Problem(raw.file, "列名重复 (the column appears twice)", sheet=raw.sheet, row=raw.header_row, column=text))
+        seen[name] = i
+        mapped.append(name)
+    for col in spec.columns:
+        if col.name not in seen:
+            problems.append(Problem(raw.file, f"缺少列“{col.label}”（{col.name}） (missing column {col.name!r}; the header "
+                                              f"row must name {[c.name for c in spec.columns]})",
+                                    sheet=raw.sheet, row=raw.header_row))
+    return mapped, problems
+
+
+def _number(text: str) -> float | None:
+    text = unicodedata.normalize("NFKC", text).strip(_SPACES)
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _date(text: str) -> pd.Timestamp | None:
+    text = unicodedata.normalize("NFKC", text).strip(_SPACES)
+    for form in _DATE_FORMS:
+        match = form.match(text)
+        if match:
+            try:
+                return pd.Timestamp(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                return None
+    return None
+
+
+def _typed(raw: RawTable, spec: TableSpec, year: int) -> tuple[pd.DataFrame, list[Problem]]:
+    mapped, problems = _map_header(raw, spec)
     if problems:
-        raise DataError(problems)
-    return specs
+        return _empty(spec), problems
+    row_numbers = [n for n, _ in raw.rows]
+    cells = {col.name: [] for col in spec.columns}
+    unconvertible: set[tuple[int, str]] = set()
+    for i, (n, values) in enumerate(raw.rows):
+        by_name = {name: (values[j] if j < len(values) else "") for j, name in enumerate(mapped) if name}
+        for extra in values[len(mapped):]:
+            if extra.strip(_SPACES):
+                problems.append(Problem(raw.file, "此单元格在标题行之外：没有列名 (a value beyond the last named column)",
+                                        sheet=raw.sheet, row=n, value=extra))
+        for col in spec.columns:
+            text = by_name.get(col.name, "").strip(_SPACES)
+            if not text:
+                cells[col.name].append(None)
+                if col.required:
+                    problems.append(Problem(raw.file, f"必填，不能为空；{col.expectation()} (required)",
+                                            sheet=raw.sheet, row=n, column=col.name))
+                    unconvertible.add((i, col.name))
+                continue
+            if col.numeric:
+                value = _number(text)
+                if value is not None and col.type == "integer" and not value.is_integer():
+                    value = None
+            elif col.type == "date":
+                value = _date(text)
+            else:
+                value = text
+            if value is None:
+                problems.append(Problem(raw.file, col.expectation(), sheet=raw.sheet, row=n, column=col.name, value=text))
+                unconvertible.add((i, col.name))
+            cells[col.name].append(value)
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in cells.items()})
+    for col in spec.columns:
+        if col.type == "date":
+            frame[col.name] = pd.to_datetime(frame[col.name])
+        elif col.numeric:
+            frame[col.name] = pd.to_numeric(frame[col.name]).astype("float64")
+    problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible)
+    return _final(frame, spec), problems
 
 
-def table_specs(data_dir: str | Path) -> dict[str, TableSpec]:
-    """The table declarations of ``<data_dir>/tables.yml``."""
-    path = Path(data_dir) / TABLES_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: missing; it declares the tables each year's folder holds")
-    return _read_specs(path.resolve(), path.stat().st_mtime)
+def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list[Problem]:
+    import pandera.errors
+
+    try:
+        pandera_schema(spec, year).validate(frame, lazy=True)
+        return []
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    problems = []
+    for case in cases.itertuples(index=False):
+        index = None if pd.isna(case.index) else int(case.index)
+        column = None if pd.isna(case.column) else str(case.column)
+        if index is not None and (index, column) in unconvertible:
+            continue
+        row = row_numbers[index] if index is not None and index < len(row_numbers) else None
+        check = str(case.check)
+        if spec.key and ("unique" in check or column in spec.key and check.startswith("field_uniqueness")):
+            key = {k: _shown(frame.at[index, k]) for k in spec.key} if index is not None else {}
+            problems.append(Problem(raw.file, f"与其他行重复：{key} 应唯一 (this key appears on more than one row)",
+                                    sheet=raw.sheet, row=row))
+            continue
+        col = spec.column(column) if column in {c.name for c in spec.columns} else None
+        if col is not None and "in_report_year" in check:
+            message = f"日期不在{year}年内 (the date is outside the report year {year})"
+        elif col is not None:
+            message = col.expectation()
+        else:
+            message = check
+        problems.append(Problem(raw.file, message, sheet=raw.sheet, row=row, column=column, value=_shown(case.failure_case)))
+    # A key repeated on n rows yields one message per row: keep them, but each row once.
+    return list(dict.fromkeys(problems))
+
+
+def _shown(value):
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value if isinstance(value, str) else str(value)
+
+
+def _final(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """The typed table notebooks see: categories in declared order, whole numbers as integers."""
+    frame = frame.copy()
+    for col in spec.columns:
+        if col.type == "category":
+            values = frame[col.name].where(frame[col.name].isin(col.categories))
+            frame[col.name] = pd.Categorical(values, categories=list(col.categories))
+        elif col.type == "integer":
+            series = frame[col.name]
+            frame[col.name] = series.astype("int64") if series.notna().all() else series.astype("Int64")
+        elif col.type == "text":
+            frame[col.name] = frame[col.name].astype(object)
+    return frame
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    frame = pd.DataFrame({c.name: pd.Series([], dtype="float64" if c.numeric else object) for c in spec.columns})
+    for col in spec.columns:
+        if col.type == "date":
+            frame[col.name] = pd.to_datetime(frame[col.name])
+    return _final(frame, spec)
+
+
+def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read and check one table; return it (possibly partial) and every problem found."""
+    try:
+        raw = _read_raw(Path(data_dir), year, spec)
+    except SourceError as exc:
+        return _empty(spec), exc.problems
+    if raw is None:
+        return _empty(spec), []
+    return _typed(raw, spec, year)
 
 
 def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
-    """Read table ``name`` for ``year``, typed as declared; raise DataError listing every problem.
+    """Read table ``name`` for ``year``, typed and checked as declared; raise DataError listing every problem.
 
     Rows are numbered as the user sees them in a spreadsheet (the header is row 1).
     """
     specs = table_specs(data_dir)
     if name not in specs:
         raise DataError(f"{Path(data_dir) / TABLES_FILE}: no table named '{name}' (declared: {sorted(specs)})")
-    spec = specs[name]
-    path = year_dir(data_dir, year) / spec.file
-    if not path.is_file():
-        raise DataError(f"{path}: missing (table '{name}', {spec.title})")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as CSV UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; expected a header row {[c.name for c in spec.columns]}") from None
-    return _typed(raw, spec, path)
-
-
-def _typed(raw: pd.DataFrame, spec: TableSpec, path: Path) -> pd.DataFrame:
-    raw = raw.rename(columns=lambda c: str(c).strip())
-    expected = [c.name for c in spec.columns]
-    missing = [c for c in expected if c not in raw.columns]
-    extra = [c for c in raw.columns if c not in expected]
-    problems = []
-    if missing:
-        problems.append(f"{path}: missing column(s) {missing}; the header row must be {expected}")
-    if extra:
-        problems.append(f"{path}: unexpected column(s) {extra}; the header row must be {expected}")
+    table, problems = read_table(data_dir, year, specs[name])
     if problems:
-        raise DataError(problems)
-    table = pd.DataFrame(index=raw.index)
-    for col in spec.columns:
-        values = raw[col.name].str.strip()
-        converted, bad = _convert(values, col)
-        for idx in bad:
-            problems.append(
-                f"{path}, row {idx + 2}, column '{col.name}' ({col.label}): "
-                f"{raw.at[idx, col.name]!r} is not {_expected(col)}"
-            )
-        table[col.name] = converted
-    if spec.key and not problems:
-        dupes = table[table.duplicated(list(spec.key), keep=False)]
-        for idx in dupes.index:
-            problems.append(f"{path}, row {idx + 2}: key {dict(table.loc[idx, list(spec.key)])} appears more than once")
-    if problems:
-        raise DataError(problems)
+        raise DataError([str(p) for p in problems])
     return table
 
 
-def _expected(col: Column) -> str:
-    return {
-        "text": "text" + ("" if not col.required else " (required)"),
-        "integer": "a whole number of at least 0" + (f" ({col.unit})" if col.unit else ""),
-        "number": "a number of at least 0" + (f" ({col.unit})" if col.unit else ""),
-        "date": "a date written YYYY-MM-DD",
-        "category": f"one of {list(col.categories)}",
-    }[col.type]
+def check_year(data_dir: str | Path, year: int) -> dict[str, pd.DataFrame]:
+    """Every declared table for ``year``; raise DataError listing every problem if there is any."""
+    tables, problems = validate_year(data_dir, year)
+    if problems:
+        raise DataError(
+            [f"{len(problems)} problem(s) in {year_dir(data_dir, year)} (发现{len(problems)}处问题):"]
+            + [f"  - {p}" for p in problems]
+        )
+    return tables
 
 
-def _convert(values: pd.Series, col: Column) -> tuple[pd.Series, list[int]]:
-    blank = values == ""
-    if col.type == "text":
-        bad = list(values.index[blank]) if col.required else []
-        return values, bad
-    if col.type == "category":
-        ok = values.isin(col.categories) | (blank & (not col.required))
-        return pd.Categorical(values.where(ok & ~blank), categories=list(col.categories)), list(values.index[~ok])
-    if col.type == "date":
-        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    else:
-        parsed = pd.to_numeric(values, errors="coerce")
-        parsed = parsed.where(parsed >= 0)
-        if col.type == "integer":
-            parsed = parsed.where(parsed == parsed.round())
-    bad_mask = parsed.isna() & (~blank | col.required)
-    if col.type == "integer" and not bad_mask.any() and not blank.any():
-        parsed = parsed.astype("int64")
-    return parsed, list(values.index[bad_mask])
+def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Every declared table for ``year``, and every problem in them and across them."""
+    decl = declarations(data_dir)
+    folder = year_dir(data_dir, year)
+    if not folder.is_dir():
+        return {}, [Problem(str(folder), f"没有{year}年的数据目录 (no data folder for {year})")]
+    tables, problems, clean = {}, [], set()
+    for name, spec in decl.tables.items():
+        table, found = read_table(data_dir, year, spec)
+        tables[name] = table
+        problems += found
+        if not found:
+            clean.add(name)
+    for check in decl.checks:
+        if not {check.total.table, check.equals.table} <= clean:
+            continue  # already reported; the totals would only repeat it
+        left = total(tables[check.total.table], check.total.column, where=check.total.where)
+        right = total(tables[check.equals.table], check.equals.column, where=check.equals.where)
+        if left != right:
+            spec = decl.tables[check.total.table]
+            problems.append(Problem(
+                str(folder / spec.file),
+                f"{check.description}：{check.total.describe()} = {left:g}，但 {check.equals.describe()} = {right:g} "
+                f"(the two must be equal)",
+            ))
+    return tables, problems
 
 
 def tally(

@@ -1,0 +1,221 @@
+"""Table declarations (``<data-dir>/tables.yml``) and the pandera schema each one becomes.
+
+A declaration names a table's file, its columns (type, Chinese label, unit, allowed
+values, range), the columns that identify a row, and checks across tables (a
+summary figure equals the sum of the register it comes from). The library turns
+each declaration into a :class:`pandera.DataFrameSchema` for the report year, so
+the rules live in one place that staff can read and the data README documents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .exceptions import DataError
+
+TABLES_FILE = "tables.yml"
+COLUMN_TYPES = ("text", "integer", "number", "date", "category")
+DEFAULT_MAX = 10**12  # larger counts and amounts are typing slips (an extra digit, a pasted ID), not figures
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    label: str
+    description: str = ""
+    unit: str = ""
+    categories: tuple[str, ...] = ()
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    example: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("integer", "number")
+
+    def expectation(self) -> str:
+        """What a cell of this column must hold, in plain words (Chinese, then English)."""
+        unit = f"，单位{self.unit}" if self.unit else ""
+        low = 0 if self.min is None else self.min
+        high = f"、不大于{self.max:g}" if self.max is not None else ""
+        return {
+            "text": "应填写文字 (text)",
+            "integer": f"应为不小于{low:g}{high}的整数{unit} (a whole number ≥ {low:g})",
+            "number": f"应为不小于{low:g}{high}的数{unit} (a number ≥ {low:g})",
+            "date": "应为日期，写作 YYYY-MM-DD (a date, e.g. 2020-03-31)",
+            "category": f"应为以下之一：{'、'.join(self.categories)} (one of the listed values)",
+        }[self.type]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    file: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = field(default=())
+    optional: bool = False
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def stem(self) -> str:
+        return Path(self.file).stem
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A total drawn from a table: the sum of ``column`` (or the row count) over rows matching ``where``."""
+
+    table: str
+    column: str | None = None
+    where: Mapping[str, object] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        what = f"sum of {self.table}.{self.column}" if self.column else f"rows of {self.table}"
+        return what + (f" where {dict(self.where)}" if self.where else "")
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    description: str
+    total: Quantity
+    equals: Quantity
+
+
+@dataclass(frozen=True)
+class Declarations:
+    path: Path
+    tables: Mapping[str, TableSpec]
+    checks: tuple[CrossCheck, ...]
+
+
+def _quantity(raw, where: str, problems: list[str], tables: Mapping) -> Quantity | None:
+    if not isinstance(raw, Mapping) or raw.get("table") not in tables:
+        problems.append(f"{where}: needs 'table' naming a declared table (declared: {sorted(tables)})")
+        return None
+    quantity = Quantity(str(raw["table"]), raw.get("column"), dict(raw.get("where") or {}))
+    names = {c.name for c in tables[quantity.table].columns}
+    unknown = [c for c in [quantity.column, *quantity.where] if c and c not in names]
+    if unknown:
+        problems.append(f"{where}: table '{quantity.table}' has no column {unknown}")
+    return quantity
+
+
+@functools.cache
+def _read(path: Path, mtime: float) -> Declarations:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("tables", {}), Mapping):
+        raise DataError(f"{path}: expected 'tables:' (a mapping of table names to declarations) and optional 'checks:'")
+    problems: list[str] = []
+    tables: dict[str, TableSpec] = {}
+    for name, body in (raw.get("tables") or {}).items():
+        where = f"{path}: table '{name}'"
+        if not isinstance(body, Mapping) or not isinstance(body.get("columns"), Mapping):
+            problems.append(f"{where}: needs a 'columns' mapping")
+            continue
+        columns = []
+        for col, decl in body["columns"].items():
+            decl = decl or {}
+            kind = decl.get("type", "text")
+            if kind not in COLUMN_TYPES:
+                problems.append(f"{where}, column '{col}': type '{kind}' is not one of {COLUMN_TYPES}")
+                continue
+            if kind == "category" and not decl.get("categories"):
+                problems.append(f"{where}, column '{col}': a category column needs its 'categories' listed")
+            columns.append(
+                Column(
+                    name=str(col),
+                    type=kind,
+                    label=str(decl.get("label", col)),
+                    description=str(decl.get("description", "")),
+                    unit=str(decl.get("unit", "")),
+                    categories=tuple(str(c) for c in decl.get("categories", ())),
+                    required=bool(decl.get("required", True)),
+                    min=decl.get("min"),
+                    max=decl.get("max", DEFAULT_MAX if kind in ("integer", "number") else None),
+                    example=str(decl.get("example", "")),
+                )
+            )
+        key = tuple(body.get("key", ()))
+        unknown_key = [k for k in key if k not in body["columns"]]
+        if unknown_key:
+            problems.append(f"{where}: key names unknown columns {unknown_key}")
+        tables[str(name)] = TableSpec(
+            name=str(name),
+            file=str(body.get("file", f"{name}.csv")),
+            title=str(body.get("title", name)),
+            description=str(body.get("description", "")),
+            columns=tuple(columns),
+            key=key,
+            optional=bool(body.get("optional", False)),
+        )
+    checks = []
+    for i, item in enumerate(raw.get("checks") or [], 1):
+        where = f"{path}: check {i}"
+        if not isinstance(item, Mapping):
+            problems.append(f"{where}: expected 'description', 'total' and 'equals'")
+            continue
+        total = _quantity(item.get("total"), f"{where} 'total'", problems, tables)
+        equals = _quantity(item.get("equals"), f"{where} 'equals'", problems, tables)
+        if total and equals:
+            checks.append(CrossCheck(str(item.get("description", f"check {i}")), total, equals))
+    if problems:
+        raise DataError(problems)
+    return Declarations(path, tables, tuple(checks))
+
+
+def declarations(data_dir: str | Path) -> Declarations:
+    """The declarations of ``<data_dir>/tables.yml``."""
+    path = Path(data_dir) / TABLES_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: missing; it declares the tables each year's folder holds")
+    return _read(path.resolve(), path.stat().st_mtime)
+
+
+def table_specs(data_dir: str | Path) -> Mapping[str, TableSpec]:
+    return declarations(data_dir).tables
+
+
+def pandera_schema(spec: TableSpec, year: int):
+    """The pandera schema a typed table of ``spec`` must satisfy for report year ``year``."""
+    import pandera.pandas as pa
+
+    columns = {}
+    for col in spec.columns:
+        checks = []
+        if col.numeric:
+            checks.append(pa.Check.ge(0 if col.min is None else col.min, name="minimum"))
+            if col.max is not None:
+                checks.append(pa.Check.le(col.max, name="maximum"))
+        if col.type == "category":
+            checks.append(pa.Check.isin(list(col.categories), name="category"))
+        if col.type == "date":
+            checks.append(
+                pa.Check.in_range(pd_timestamp(year, 1, 1), pd_timestamp(year, 12, 31), name="in_report_year")
+            )
+        if col.type == "text" and col.required:
+            checks.append(pa.Check.str_length(min_value=1, name="required"))
+        columns[col.name] = pa.Column(
+            dtype=None, checks=checks, nullable=not col.required, required=True, name=col.name
+        )
+    return pa.DataFrameSchema(columns, unique=list(spec.key) or None, strict=True, name=spec.name)
+
+
+def pd_timestamp(year: int, month: int, day: int):
+    import pandas as pd
+
+    return pd.Timestamp(dt.date(year, month, day))
