@@ -28,6 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
     validate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
 
+    template = commands.add_parser("template", help="write a data-entry workbook (.xlsx) for a year")
+    template.add_argument("--year", type=int, required=True, help="the year the workbook is for")
+    template.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder holding tables.yml (default: {DEFAULT_DATA_DIR}/)")
+    template.add_argument("--output", help="where to write it (default: <data-dir>/<year>/tables.xlsx, read by validate and build)")
+    template.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+    new_year = commands.add_parser("new-year", help="start a year's data folder from the year before")
+    new_year.add_argument("year", type=int, help="the new year")
+    new_year.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+
     commands.add_parser("fonts", help="say which font draws Chinese in charts; exit 1 if there is none")
     return parser
 
@@ -48,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
                 tables = check_year(args.data_dir, year)
                 rows = sum(len(t) for t in tables.values())
                 print(f"{args.data_dir}/{year}: OK — {len(tables)} tables, {rows} rows (数据检查通过)")
+        elif args.command == "template":
+            from .workbook import write_template
+
+            path = write_template(args.data_dir, args.year, args.output, force=args.force)
+            print(f"Data-entry workbook written: {path}")
+        elif args.command == "new-year":
+            from .scaffold import new_year
+
+            written = new_year(args.data_dir, args.year)
+            print(f"Started {args.data_dir}/{args.year} from {args.year - 1}: {len(written)} files")
+            for path in written:
+                print(f"  {path}")
         elif args.command == "fonts":
             from .charts import check_glyphs
             from .fonts import find_cjk_font

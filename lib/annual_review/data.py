@@ -203,7 +203,7 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list
                                     sheet=raw.sheet, row=row))
             continue
         col = spec.column(column) if column in {c.name for c in spec.columns} else None
-        if col is not None and "in_report_year" in check:
+        if col is not None and col.type == "date" and "in_range" in check:
             message = f"日期不在{year}年内 (the date is outside the report year {year})"
         elif col is not None:
             message = col.expectation()

@@ -198,17 +198,15 @@ def pandera_schema(spec: TableSpec, year: int):
     for col in spec.columns:
         checks = []
         if col.numeric:
-            checks.append(pa.Check.ge(0 if col.min is None else col.min, name="minimum"))
+            checks.append(pa.Check.ge(0 if col.min is None else col.min))
             if col.max is not None:
-                checks.append(pa.Check.le(col.max, name="maximum"))
+                checks.append(pa.Check.le(col.max))
         if col.type == "category":
-            checks.append(pa.Check.isin(list(col.categories), name="category"))
+            checks.append(pa.Check.isin(list(col.categories)))
         if col.type == "date":
-            checks.append(
-                pa.Check.in_range(pd_timestamp(year, 1, 1), pd_timestamp(year, 12, 31), name="in_report_year")
-            )
+            checks.append(pa.Check.in_range(pd_timestamp(year, 1, 1), pd_timestamp(year, 12, 31)))
         if col.type == "text" and col.required:
-            checks.append(pa.Check.str_length(min_value=1, name="required"))
+            checks.append(pa.Check.str_length(min_value=1))
         columns[col.name] = pa.Column(
             dtype=None, checks=checks, nullable=not col.required, required=True, name=col.name
         )

@@ -111,10 +111,17 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def workbook_sheets(path: Path) -> list[str]:
+def _open(path: Path, **options):
     import openpyxl
 
-    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return openpyxl.load_workbook(path, **options)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException …
+        raise SourceError([Problem(str(path), f"无法作为 .xlsx 工作簿打开 (not a readable .xlsx workbook: {exc})")]) from None
+
+
+def workbook_sheets(path: Path) -> list[str]:
+    workbook = _open(path, read_only=True)
     try:
         return list(workbook.sheetnames)
     finally:
@@ -123,12 +130,7 @@ def workbook_sheets(path: Path) -> list[str]:
 
 def read_sheet(path: Path, names: tuple[str, ...]) -> RawTable:
     """The first sheet of the workbook called one of ``names``, formulas read as their saved results."""
-    import openpyxl
-
-    try:
-        values = openpyxl.load_workbook(path, data_only=True)
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException …
-        raise SourceError([Problem(str(path), f"无法作为 .xlsx 工作簿打开 (not a readable .xlsx workbook: {exc})")]) from None
+    values = _open(path, data_only=True)
     sheet_name = next((n for n in names if n in values.sheetnames), None)
     if sheet_name is None:
         raise SourceError([Problem(
@@ -152,7 +154,8 @@ def read_sheet(path: Path, names: tuple[str, ...]) -> RawTable:
         cells = []
         for cell in row:
             if cell.value is None:
-                formulas = formulas or openpyxl.load_workbook(path, data_only=False)[sheet_name]
+                if formulas is None:  # read the formulas only if some cell has no value
+                    formulas = _open(path, data_only=False)[sheet_name]
                 source = formulas.cell(row=cell.row, column=cell.column).value
                 if isinstance(source, str) and source.startswith("="):
                     problems.append(Problem(str(path), "公式没有保存计算结果，请在 Excel/WPS 中打开并保存一次 "

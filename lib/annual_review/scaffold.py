@@ -1,0 +1,67 @@
+"""Starting a new year's folder from the last one: ``annual-review new-year Y``.
+
+Year Y gets last year's narrative as a starting draft, every register emptied to
+its header (in the same form, CSV or workbook, that last year used), and a
+follow-up list of last year's next-step measures with a status for each to fill in.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+from .data import workbook_path, year_dir
+from .exceptions import DataError
+from .narrative import narrative_path
+from .schemas import declarations
+from .workbook import write_workbook
+
+FOLLOW_UP = "follow_up"  # the table that carries last year's plans forward
+_HEADING = re.compile(r"^ {0,3}#\s+(?P<text>.+?)\s*#*\s*$")
+_POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.+)$")
+
+
+def plan_items(markdown: str) -> list[str]:
+    """Last year's next-step measures: the narrative's top headings, or its points if it has none."""
+    lines = markdown.splitlines()
+    items = [m["text"] for m in map(_HEADING.match, lines) if m]
+    return items or [m["text"] for m in map(_POINT.match, lines) if m]
+
+
+def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-steps") -> list[Path]:
+    """Create ``<data_dir>/<year>/`` from ``year - 1``; return the files written."""
+    data_dir = Path(data_dir)
+    previous, target = year_dir(data_dir, year - 1), year_dir(data_dir, year)
+    if not previous.is_dir():
+        raise DataError(f"{previous}: no data for {year - 1} to start {year} from")
+    if target.exists() and any(target.iterdir()):
+        raise DataError(f"{target}: already exists and is not empty; nothing was changed")
+    specs = declarations(data_dir).tables
+    written: list[Path] = []
+    shutil.copytree(previous / "narrative", target / "narrative", dirs_exist_ok=True)
+    written += sorted((target / "narrative").glob("*.md"))
+
+    plans_file = narrative_path(data_dir, year - 1, plans_section)
+    items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
+    if workbook_path(data_dir, year - 1).is_file():
+        written.append(write_workbook(workbook_path(data_dir, year), specs, year))
+    else:
+        for spec in specs.values():
+            if spec.name == FOLLOW_UP:
+                continue
+            path = target / spec.file
+            with path.open("w", encoding="utf-8", newline="") as handle:
+                csv.writer(handle, lineterminator="\n").writerow([c.name for c in spec.columns])
+            written.append(path)
+    if FOLLOW_UP in specs and items:
+        spec = specs[FOLLOW_UP]
+        path = target / spec.file
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow([c.name for c in spec.columns])
+            for item in items:
+                writer.writerow([item if c.name == "item" else "" for c in spec.columns])
+        written.append(path)
+    return written

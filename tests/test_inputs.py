@@ -1,0 +1,261 @@
+"""Data as offices really save it: encodings, workbooks, typing slips — each loaded the same or refused plainly."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from annual_review import cli, data
+from annual_review.schemas import table_specs
+from annual_review.workbook import write_workbook
+from conftest import DATA
+
+YEAR = 2020
+TABLES = ["licence_decisions", "preschool_aid", "student_loans", "tutoring_inspections", "key_figures"]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def validate(data_dir: Path, capsys) -> tuple[int, str]:
+    code = cli.main(["validate", "--data-dir", str(data_dir), "--year", str(YEAR)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def csv_path(data_dir: Path, name: str) -> Path:
+    return data_dir / str(YEAR) / f"{name}.csv"
+
+
+def edit_csv(data_dir: Path, name: str, edit) -> None:
+    path = csv_path(data_dir, name)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
+
+
+def set_cell(data_dir: Path, name: str, row: int, column: str, value: str) -> None:
+    """Put ``value`` in spreadsheet row ``row`` (header = 1) of ``column``."""
+
+    def edit(lines):
+        header = lines[0].split(",")
+        fields = lines[row - 1].split(",")
+        fields[header.index(column)] = value
+        lines[row - 1] = ",".join(fields)
+        return lines
+
+    edit_csv(data_dir, name, edit)
+
+
+def to_workbook(data_dir: Path) -> Path:
+    """The year's CSV tables moved into one workbook, as the entry template would hold them."""
+    tables = {name: data.load_table(data_dir, YEAR, name) for name in TABLES}
+    path = write_workbook(data.workbook_path(data_dir, YEAR), table_specs(data_dir), YEAR, tables)
+    for name in TABLES:
+        csv_path(data_dir, name).unlink()
+    return path
+
+
+def with_sheet(data_dir: Path, title: str, change) -> None:
+    path = to_workbook(data_dir)
+    book = openpyxl.load_workbook(path)
+    change(book, book[title])
+    book.save(path)
+
+
+def set_cached_formula(path: Path, sheet_index: int, cell: str, formula: str, cached: str | None) -> None:
+    """Give a cell a formula and (as Excel would have saved it) its computed value; openpyxl cannot compute."""
+    with zipfile.ZipFile(path) as source:
+        members = {n: source.read(n) for n in source.namelist()}
+    name = f"xl/worksheets/sheet{sheet_index}.xml"
+    xml = members[name].decode("utf-8")
+    value = f"<v>{cached}</v>" if cached is not None else ""
+    xml, count = re.subn(rf'<c r="{cell}"([^>]*?)(?:/>|>.*?</c>)', rf'<c r="{cell}"><f>{formula}</f>{value}</c>', xml, count=1)
+    assert count == 1
+    members[name] = xml.encode("utf-8")
+    with zipfile.ZipFile(path, "w") as target:
+        for n, content in members.items():
+            target.writestr(n, content)
+
+
+# --- the same data, however it was saved -------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])
+def test_csv_in_each_encoding_loads_to_identical_tables(data_dir, encoding):
+    for name in TABLES:
+        path = csv_path(data_dir, name)
+        path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+    for name in TABLES:
+        pd.testing.assert_frame_equal(data.load_table(data_dir, YEAR, name), data.load_table(DATA, YEAR, name))
+
+
+def test_a_workbook_loads_to_identical_tables(data_dir):
+    to_workbook(data_dir)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(data.load_table(data_dir, YEAR, name), data.load_table(DATA, YEAR, name))
+
+
+# --- what is normalised (documented in data/README.md) ------------------------------------------
+
+
+def _aid_children(data_dir):
+    return data.total(data.load_table(data_dir, YEAR, "preschool_aid"), "children")
+
+
+def _first(d):
+    return pd.read_csv(csv_path(d, "preschool_aid"))["children"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    "case, change",
+    [
+        ("full-width digits", lambda d: set_cell(d, "preschool_aid", 2, "children", "".join(chr(ord(c) + 0xFEE0) for c in str(_first(d))))),
+        ("surrounding spaces", lambda d: set_cell(d, "preschool_aid", 2, "children", f"  {_first(d)}\u3000")),
+        ("thousands separator", lambda d: set_cell(d, "key_figures", 4, "value", '"697,530"')),
+        ("blank rows", lambda d: edit_csv(d, "preschool_aid", lambda lines: [lines[0], "", ",,,,", *lines[1:], ""])),
+        ("reordered columns", lambda d: _reorder(csv_path(d, "preschool_aid"))),
+        ("Chinese column labels", lambda d: edit_csv(d, "preschool_aid", lambda l: ["幼儿园,学期,资助对象类别,资助人次（人次）,资助金额", *l[1:]])),
+        ("slash and 年月日 dates", lambda d: (set_cell(d, "student_loans", 2, "handled_on", "2020/7/1"),
+                                       set_cell(d, "student_loans", 3, "handled_on", "2020年7月1日"))),
+    ],
+)
+def test_normalised_inputs_load_to_the_same_figures(data_dir, capsys, case, change):
+    change(data_dir)
+    code, output = validate(data_dir, capsys)
+    assert code == 0, output
+    assert _aid_children(data_dir) == _aid_children(DATA)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(data.load_table(data_dir, YEAR, name), data.load_table(DATA, YEAR, name))
+
+
+def _reorder(path: Path) -> None:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame[list(reversed(frame.columns))].to_csv(path, index=False)
+
+
+# --- the corpus of bad inputs --------------------------------------------------------------------
+
+
+def _drop_column(name, column):
+    def change(d):
+        frame = pd.read_csv(csv_path(d, name), dtype=str, keep_default_na=False)
+        frame.drop(columns=[column]).to_csv(csv_path(d, name), index=False)
+
+    return change
+
+
+def _rename_column(name, old, new):
+    return lambda d: edit_csv(d, name, lambda lines: [lines[0].replace(old, new), *lines[1:]])
+
+
+def _write_bytes(name, content: bytes):
+    return lambda d: csv_path(d, name).write_bytes(content)
+
+
+def _header_merged(book, sheet):
+    sheet.merge_cells("A1:B1")
+
+
+def _remove_sheet(book, sheet):
+    book.remove(sheet)
+
+
+def _formula_without_value(d):
+    path = to_workbook(d)
+    set_cached_formula(path, 4, "D2", "10*4", None)  # 学前教育资助发放登记: children in row 2
+
+
+BAD = [
+    # (case, change, fragments the message must hold)
+    ("missing file", lambda d: csv_path(d, "student_loans").unlink(), ["student_loans.csv", "missing: table 'student_loans'"]),
+    ("missing column", _drop_column("preschool_aid", "children"), ["preschool_aid.csv", "row 1", "missing column 'children'"]),
+    ("renamed column", _rename_column("student_loans", "study_level", "study_levl"),
+     ["column 'study_levl'", "did you mean 'study_level'", "missing column 'study_level'"]),
+    ("extra column", lambda d: edit_csv(d, "key_figures", lambda l: [l[0] + ",note", *[x + "," for x in l[1:]]]),
+     ["key_figures.csv", "column 'note'", "not a declared column"]),
+    ("duplicate column", lambda d: edit_csv(d, "key_figures", lambda l: [l[0] + ",unit", *[x + ",份" for x in l[1:]]]),
+     ["column 'unit'", "appears twice"]),
+    ("wrong type", lambda d: set_cell(d, "tutoring_inspections", 3, "staff_deployed", "五"),
+     ["tutoring_inspections.csv, row 3, column 'staff_deployed': '五'", "whole number"]),
+    ("decimal in a count", lambda d: set_cell(d, "tutoring_inspections", 4, "pledges_signed", "1.5"),
+     ["row 4, column 'pledges_signed': '1.5'", "whole number"]),
+    ("negative count", lambda d: set_cell(d, "preschool_aid", 5, "children", "-40"),
+     ["preschool_aid.csv, row 5, column 'children': '-40'", "≥ 0"]),
+    ("huge number", lambda d: set_cell(d, "preschool_aid", 6, "amount_yuan", "99999999999999999"),
+     ["row 6, column 'amount_yuan'", "不大于"]),
+    ("not a number at all", lambda d: set_cell(d, "preschool_aid", 6, "amount_yuan", "inf"), ["row 6, column 'amount_yuan': 'inf'"]),
+    ("date outside the year", lambda d: set_cell(d, "licence_decisions", 7, "decided_on", "2019-12-31"),
+     ["licence_decisions.csv, row 7, column 'decided_on': '2019-12-31'", "outside the report year 2020"]),
+    ("impossible date", lambda d: set_cell(d, "licence_decisions", 8, "decided_on", "2020-02-30"),
+     ["row 8, column 'decided_on': '2020-02-30'", "YYYY-MM-DD"]),
+    ("unknown category", lambda d: set_cell(d, "tutoring_inspections", 9, "organiser_level", "省级"),
+     ["row 9, column 'organiser_level': '省级'", "区级、镇街级"]),
+    ("blank required cell", lambda d: set_cell(d, "licence_decisions", 10, "applicant", ""),
+     ["row 10, column 'applicant'", "required"]),
+    ("duplicate key", lambda d: edit_csv(d, "student_loans", lambda l: [*l, l[1]]),
+     ["student_loans.csv, row 2:", "row 426:", "appears on more than one row"]),
+    ("empty file", _write_bytes("key_figures", b""), ["key_figures.csv", "empty"]),
+    ("header only, totals no longer match", lambda d: edit_csv(d, "preschool_aid", lambda l: l[:1]),
+     ["学前教育资助人次与资助发放登记一致", "= 2618", "= 0", "must be equal"]),
+    ("total does not match its breakdown", lambda d: set_cell(d, "key_figures", 8, "value", "150"),
+     ["key_figures.csv", "治理行动出动人次", "= 150", "= 156", "must be equal"]),
+    ("GBK file with an invalid byte", _write_bytes("key_figures", "indicator,value,unit\n学前教育资助人次,2618,人次\n".encode("gbk") + b"\xff\xfe,1,\n"),
+     ["key_figures.csv", "row 3", "0xFF", "GB18030"]),
+    ("UTF-16 file", _write_bytes("key_figures", "indicator,value,unit\n".encode("utf-16")), ["key_figures.csv", "UTF-16", "CSV UTF-8"]),
+    ("title row above the header", lambda d: edit_csv(d, "student_loans", lambda l: ["2020年助学贷款登记表,,,", *l]),
+     ["student_loans.csv", "row 1", "column '2020年助学贷款登记表'", "missing column 'loan_no'"]),
+    ("value beyond the last column", lambda d: edit_csv(d, "key_figures", lambda l: [*l[:2], l[2] + ",多余", *l[3:]]),
+     ["key_figures.csv, row 3: '多余'", "beyond the last named column"]),
+    ("merged header cells in Excel", lambda d: with_sheet(d, "学前教育资助发放登记", _header_merged),
+     ["tables.xlsx, sheet '学前教育资助发放登记', row 1", "merged cells A1:B1"]),
+    ("missing sheet", lambda d: with_sheet(d, "生源地信用助学贷款办理登记", _remove_sheet),
+     ["tables.xlsx", "no sheet named 'student_loans' or '生源地信用助学贷款办理登记'"]),
+    ("formula with no saved result", _formula_without_value,
+     ["tables.xlsx, sheet '学前教育资助发放登记', row 2, column 'D': '=10*4'", "no saved result"]),
+    ("both a workbook and a CSV", lambda d: (to_workbook(d), shutil.copy(DATA / "2020" / "key_figures.csv", csv_path(d, "key_figures"))),
+     ["key_figures.csv", "also in tables.xlsx", "keep one"]),
+    ("not a workbook", lambda d: (to_workbook(d), data.workbook_path(d, YEAR).write_bytes(b"PK\x03\x04 not really")),
+     ["tables.xlsx", "not a readable .xlsx workbook"]),
+    ("no folder for the year", lambda d: shutil.rmtree(d / "2020"), ["no year folders (such as 2020/)"]),
+    ("malformed tables.yml", lambda d: (d / "tables.yml").write_text("tables: [oops\n", encoding="utf-8"), ["tables.yml", "not valid YAML"]),
+]
+
+
+@pytest.mark.parametrize("case, change, fragments", BAD, ids=[case for case, _, _ in BAD])
+def test_bad_input_is_refused_with_a_plain_message(data_dir, capsys, case, change, fragments):
+    change(data_dir)
+    code, output = validate(data_dir, capsys)
+    assert code == 2, output
+    assert "Traceback" not in output
+    for fragment in fragments:
+        assert fragment in output, f"{fragment!r} not in:\n{output}"
+
+
+def test_every_problem_is_listed_at_once(data_dir, capsys):
+    set_cell(data_dir, "tutoring_inspections", 3, "staff_deployed", "-1")
+    set_cell(data_dir, "licence_decisions", 4, "stage", "审批")
+    csv_path(data_dir, "student_loans").unlink()
+    code, output = validate(data_dir, capsys)
+    assert code == 2
+    assert "3 problem(s)" in output
+    assert "tutoring_inspections.csv, row 3" in output and "licence_decisions.csv, row 4" in output
+    assert "student_loans.csv" in output
+
+
+def test_formulas_with_saved_results_are_read_as_their_values(data_dir, capsys):
+    path = to_workbook(data_dir)
+    first = int(pd.read_csv(DATA / "2020" / "preschool_aid.csv")["children"].iloc[0])
+    set_cached_formula(path, 4, "D2", f"{first - 6}+6", str(first))  # as Excel saves =40+6 → 46
+    code, output = validate(data_dir, capsys)
+    assert code == 0, output
+    assert _aid_children(data_dir) == _aid_children(DATA)

@@ -1,0 +1,106 @@
+"""The data-entry workbook and the new-year scaffold, as staff would use them."""
+
+import re
+import shutil
+
+import openpyxl
+import pytest
+
+from annual_review import data
+from annual_review.scaffold import plan_items
+from annual_review.schemas import table_specs
+from conftest import CONFIG, DATA, NOTEBOOKS, run_cli, visible_text
+
+YEAR = 2020
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
+
+
+def test_template_has_a_sheet_per_table_with_notes_lists_and_formats(data_dir):
+    for path in (data_dir / "2020").glob("*.csv"):
+        path.unlink()
+    result = run_cli("template", "--year", "2020", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    book = openpyxl.load_workbook(data_dir / "2020" / "tables.xlsx")
+    assert book.sheetnames[0] == "填写说明"
+    assert "annual-review validate --year 2020" in "".join(str(c.value) for c in book["填写说明"]["A"])
+    sheet = book["校外培训机构常态化治理行动登记"]
+    assert [c.value for c in sheet[1]] == ["行动编号", "行动日期", "组织层级", "组织单位", "出动人次", "责令整改通知书", "规范培训业务承诺书"]
+    assert all(c.comment is not None for c in sheet[1])
+    assert "人次" in sheet["E1"].comment.text and "示例" in sheet["E1"].comment.text
+    rules = {str(v.sqref): v for v in sheet.data_validations.dataValidation}
+    assert rules["C2:C5000"].type == "list"  # organiser_level: a drop-down of 区级 / 镇街级
+    assert rules["B2:B5000"].type == "date" and "2020" in rules["B2:B5000"].formula1
+    assert rules["E2:E5000"].type == "whole"
+    assert sheet.column_dimensions["B"].number_format == "yyyy-mm-dd"
+    lists = book["_lists"]
+    assert lists.sheet_state == "hidden"
+    assert "镇街级" in [c.value for col in lists.iter_cols() for c in col]
+
+
+def test_template_never_overwrites(data_dir):
+    (data_dir / "2020" / "tables.xlsx").write_bytes(b"earlier work")
+    result = run_cli("template", "--year", "2020", "--data-dir", str(data_dir))
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert (data_dir / "2020" / "tables.xlsx").read_bytes() == b"earlier work"
+
+
+def _report_body(html: str) -> str:
+    return re.sub(r"生成时间：.*", "", visible_text(html))
+
+
+def test_template_round_trip_filled_by_program_builds_the_same_report(tmp_path, data_dir, built_2020):
+    values = {name: data.load_table(DATA, YEAR, name) for name in table_specs(DATA) if name != "follow_up"}
+    for path in (data_dir / "2020").glob("*.csv"):
+        path.unlink()
+    assert run_cli("template", "--year", "2020", "--data-dir", str(data_dir)).returncode == 0
+    # Fill it in as a clerk would: type each value into the cells under the header.
+    path = data_dir / "2020" / "tables.xlsx"
+    book = openpyxl.load_workbook(path)
+    specs = table_specs(DATA)
+    for name, table in values.items():
+        sheet = book[specs[name].title]
+        for i, record in enumerate(table.itertuples(index=False), 2):
+            for j, value in enumerate(record, 1):
+                sheet.cell(row=i, column=j, value=value.date() if hasattr(value, "date") else (value.item() if hasattr(value, "item") else value))
+    book.save(path)
+
+    assert run_cli("validate", "--year", "2020", "--data-dir", str(data_dir)).returncode == 0
+    result = run_cli("build", "--year", "2020", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    rebuilt = (tmp_path / "out" / "2020" / "report.html").read_text(encoding="utf-8")
+    assert _report_body(rebuilt) == _report_body(built_2020["html"])
+
+
+def test_plan_items_are_last_years_next_steps():
+    items = plan_items((DATA / "2020" / "narrative" / "next-steps.md").read_text(encoding="utf-8"))
+    # 三、下一阶段工作措施 lists six measures (一)…(六) in the 2020 report.
+    assert len(items) == 6
+    assert items[0] == "加强行政问责规范化、制度化建设。"
+    assert items[-1] == "加强对工作人员的法治教育。"
+
+
+def test_new_year_starts_from_last_year(data_dir):
+    result = run_cli("new-year", "2021", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    folder = data_dir / "2021"
+    assert (folder / "narrative" / "opening.md").read_text(encoding="utf-8") == (
+        data_dir / "2020" / "narrative" / "opening.md"
+    ).read_text(encoding="utf-8")
+    assert (folder / "licence_decisions.csv").read_text(encoding="utf-8").strip() == (
+        "decision_no,decided_on,applicant,school_type,stage,decision"
+    )
+    follow_up = (folder / "follow_up.csv").read_text(encoding="utf-8").splitlines()
+    assert follow_up[0] == "item,status,progress" and len(follow_up) == 7
+    # The statuses are for staff to fill in: until they do, validation says so, row by row.
+    result = run_cli("validate", "--year", "2021", "--data-dir", str(data_dir))
+    assert result.returncode == 2
+    assert "follow_up.csv, row 2, column 'status'" in result.stderr and "已完成、推进中、未启动" in result.stderr
+    # And it never overwrites a year that exists.
+    again = run_cli("new-year", "2021", "--data-dir", str(data_dir))
+    assert again.returncode == 2 and "already exists" in again.stderr
