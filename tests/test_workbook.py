@@ -104,3 +104,27 @@ def test_new_year_starts_from_last_year(data_dir):
     # And it never overwrites a year that exists.
     again = run_cli("new-year", "2021", "--data-dir", str(data_dir))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_the_new_years_report_reports_on_last_years_plans(tmp_path):
+    """new-year 2021 → staff record what became of each 2020 measure → the 2021 report has a part on it."""
+    project = tmp_path / "project"
+    shutil.copytree(DATA, project / "data")
+    shutil.copytree(NOTEBOOKS, project / "notebooks")
+    shutil.copy(CONFIG, project / "report.yml")
+    assert run_cli("new-year", "2021", cwd=project).returncode == 0
+    for path in (project / "data" / "2020").glob("*.csv"):  # the registers: 2020's rows, dated 2021
+        (project / "data" / "2021" / path.name).write_text(path.read_text(encoding="utf-8").replace("2020-", "2021-"), encoding="utf-8")
+    follow_up = project / "data" / "2021" / "follow_up.csv"
+    lines = follow_up.read_text(encoding="utf-8").splitlines()
+    statuses = ["已完成", "推进中", "已完成", "未启动", "推进中", "已完成"]
+    follow_up.write_text("\n".join([lines[0], *(f"{line[:-2]},{s},有进展" for line, s in zip(lines[1:], statuses))]) + "\n", encoding="utf-8")
+
+    result = run_cli("build", "--year", "2021", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    text = visible_text((project / "outputs" / "2021" / "report.html").read_text(encoding="utf-8"))
+    assert "二、上年度工作措施落实情况" in text
+    # Six measures in the 2020 report's 三、下一阶段工作措施; three marked done, two under way, one not started.
+    assert "2020年度报告确定的下一阶段工作措施共6项，其中已完成3项，正在推进2项，尚未启动1项。" in text
+    assert "三、主要存在问题" in text  # the parts after it renumber

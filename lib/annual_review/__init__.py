@@ -9,7 +9,7 @@ except PackageNotFoundError:  # imported from a source tree that was not install
 
 from .charts import bar_chart
 from .data import available_years, load_table, month_labels, months_of, resolve_year, select, tally, total
-from .elements import show_chart, show_narrative, show_table
+from .elements import show_chart, show_follow_up, show_narrative, show_table
 from .exceptions import AnnualReviewError, BuildError, ChartError, ConfigError, DataError, NarrativeError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "resolve_year",
     "select",
     "show_chart",
+    "show_follow_up",
     "show_narrative",
     "show_table",
     "tally",

@@ -187,7 +187,8 @@ def build(
     reports = []
     for year in resolved:
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
-        check_year(data_dir, year)
+        tables = check_year(data_dir, year)
+        outline = config.for_year({name for name, table in tables.items() if len(table)})
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
-        reports.append(build_year(config, year, data_dir, output_dir, log=log))
+        reports.append(build_year(outline, year, data_dir, output_dir, log=log))
     return reports

@@ -7,7 +7,7 @@ and notebooks. Another body's report is another config, not another library.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -20,7 +20,7 @@ DEFAULT_DATA_DIR = "data"
 DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
-_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters"}
+_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires"}
 _TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections"}
 
 
@@ -34,6 +34,7 @@ class Section:
     level: int  # 1 for 一、, 2 for (一) …; for an unheaded part, the level of the heading it sits under
     parameters: Mapping[str, object]
     children: tuple["Section", ...] = ()
+    requires: str | None = None  # a table that must have rows in the year for this section to appear
 
     def walk(self):
         yield self
@@ -60,6 +61,18 @@ class ReportConfig:
     def executable_sections(self) -> list[Section]:
         """Sections with a notebook, in report order."""
         return [s for s in self.all_sections() if s.notebook is not None]
+
+    def for_year(self, tables_with_rows: set[str]) -> "ReportConfig":
+        """The outline for a year: sections that ``require`` a table the year has no rows in are left out."""
+
+        def keep(sections: tuple[Section, ...]) -> tuple[Section, ...]:
+            return tuple(
+                replace(s, children=keep(s.children))
+                for s in sections
+                if s.requires is None or s.requires in tables_with_rows
+            )
+
+        return replace(self, sections=keep(self.sections))
 
 
 def heading_number(numbering: tuple[str, ...], level: int, n: int) -> str:
@@ -125,6 +138,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
                     notebook=nb_path,
                     level=own_level,
                     parameters=dict(item.get("parameters") or {}),
+                    requires=str(item["requires"]) if item.get("requires") else None,
                     children=children,
                 )
             )

@@ -91,3 +91,25 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
         "chart",
         {"image/png": {"alt": alt}, "caption": caption or ""},
     )
+
+
+def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", section: str = "follow-up") -> None:
+    """Report on last year's next-step measures: the narrative, with counts by status, and the list itself.
+
+    A year without a follow-up list (the first year) shows a notice instead; the report
+    leaves such a section out (``requires:`` in the config).
+    """
+    from .data import load_table, tally
+
+    follow_up = load_table(data_dir, year, table)
+    if follow_up.empty:
+        _display({"text/html": f'<p class="ar-notice">{year}年没有上年工作措施落实情况数据（{table}）。</p>',
+                  "text/plain": "no follow-up list"}, "notice")
+        return
+    counts = dict(zip(*tally(follow_up, by=["status"]).to_dict("list").values()))
+    show_narrative(data_dir, year, section, measures=len(follow_up), by_status=counts)
+    show_table(
+        follow_up,
+        caption=f"{year - 1}年度报告所列下一阶段工作措施落实情况",
+        columns={"item": "工作措施", "status": "落实情况", "progress": "进展说明"},
+    )

@@ -19,6 +19,12 @@ from .schemas import declarations
 from .workbook import write_workbook
 
 FOLLOW_UP = "follow_up"  # the table that carries last year's plans forward
+FOLLOW_UP_NARRATIVE = "follow-up"
+# A starting draft: the counts come from the follow-up list, the words are the staff's to change.
+FOLLOW_UP_DRAFT = (
+    "{{ year - 1 }}年度报告确定的下一阶段工作措施共{{ measures }}项，其中已完成{{ by_status.get('已完成', 0) }}项，"
+    "正在推进{{ by_status.get('推进中', 0) }}项，尚未启动{{ by_status.get('未启动', 0) }}项。\n"
+)
 _HEADING = re.compile(r"^ {0,3}#\s+(?P<text>.+?)\s*#*\s*$")
 _POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.+)$")
 
@@ -64,4 +70,8 @@ def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-step
             for item in items:
                 writer.writerow([item if c.name == "item" else "" for c in spec.columns])
         written.append(path)
+        draft = narrative_path(data_dir, year, FOLLOW_UP_NARRATIVE)
+        if not draft.exists():
+            draft.write_text(FOLLOW_UP_DRAFT, encoding="utf-8")
+            written.append(draft)
     return written
