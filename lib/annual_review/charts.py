@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
 
 import pandas as pd
 

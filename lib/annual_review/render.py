@@ -12,7 +12,6 @@ import copy
 import datetime as dt
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import nbformat
 from bs4 import BeautifulSoup
