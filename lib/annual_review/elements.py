@@ -106,7 +106,8 @@ def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", se
         _display({"text/html": f'<p class="ar-notice">{year}年没有上年工作措施落实情况数据（{table}）。</p>',
                   "text/plain": "no follow-up list"}, "notice")
         return
-    counts = dict(zip(*tally(follow_up, by=["status"]).to_dict("list").values()))
+    by_status = tally(follow_up, by=["status"])
+    counts = dict(zip(by_status["status"].astype(str), by_status["count"]))
     show_narrative(data_dir, year, section, measures=len(follow_up), by_status=counts)
     show_table(
         follow_up,
