@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.ready
 ARGS ?=
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 .PHONY: help setup report test lab clean distclean
 
@@ -36,7 +38,7 @@ test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
 
 lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'
-	cd notebooks && ../$(BIN)/jupyter lab
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS)
 
 clean: ## remove build outputs (outputs/*), keeping .venv
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
