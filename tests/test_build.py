@@ -118,3 +118,12 @@ def test_another_outline_is_only_config_notebooks_and_data(tmp_path):
     assert headings == [f"{n}{h}" for n, h in zip(["一、", "二、", "三、", "四、", "五、"], outline)]
     text = squash(visible_text(html))
     assert all(f"第{i}项内容,2021年。" in text for i in range(1, 6))
+
+
+def test_a_character_no_font_can_draw_fails_the_build(project):
+    path = project / "data" / "2020" / "narrative" / "opening.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n符号\U00013000。\n", encoding="utf-8")
+    result = run_cli("build", cwd=project)
+    assert result.returncode == 1
+    assert "U+13000" in result.stderr and "would print as boxes" in result.stderr
+    assert not (project / "outputs" / "2020" / "report.html").exists()

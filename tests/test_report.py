@@ -136,3 +136,20 @@ def test_executed_notebooks_are_kept(built_2020):
     sections = sorted(p.name for p in (built_2020["out"] / "2020" / "sections").glob("*.ipynb"))
     assert sections[0] == "00-opening.ipynb" and sections[-1] == "90-next-steps.ipynb"
     assert len(sections) == 10
+
+
+def test_the_page_carries_the_chinese_glyphs_it_uses(built_2020):
+    """On a machine with no Chinese font the report still reads: it embeds a subset of its font, as a last resort."""
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    html = built_2020["html"]
+    match = re.search(r'@font-face \{ font-family: "AR Report CJK";.*?url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)', html)
+    assert match, "no embedded font"
+    cmap = TTFont(io.BytesIO(base64.b64decode(match.group(1)))).getBestCmap()
+    shown = {c for c in visible_text(html) if ord(c) > 127 and not c.isspace()}
+    assert shown and all(ord(c) in cmap for c in shown)
+    # …and the reader's own fonts are named before it.
+    assert re.search(r'--body-font: "FangSong".*"AR Report CJK", serif;', html)

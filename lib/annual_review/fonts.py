@@ -89,3 +89,63 @@ def require_cjk_font() -> CJKFont:
             "(Debian/Ubuntu: apt-get install fonts-noto-cjk)."
         )
     return font
+
+
+EMBEDDED_FAMILY = "AR Report CJK"  # the name reports give the subset of the CJK font they carry
+
+
+def _open_face(font: CJKFont):
+    """The font as a fontTools TTFont; in a collection (.ttc), the face named ``font.family``."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    if font.path.suffix.lower() != ".ttc":
+        return TTFont(str(font.path), lazy=True)
+    collection = TTCollection(str(font.path), lazy=True)
+    for index, face in enumerate(collection.fonts):
+        if face["name"].getBestFamilyName() == font.family:
+            return TTFont(str(font.path), fontNumber=index, lazy=True)
+    return TTFont(str(font.path), fontNumber=0, lazy=True)
+
+
+def missing_glyphs(text: str, font: CJKFont | None = None) -> list[str]:
+    """The characters of ``text`` beyond ASCII that the report's CJK font cannot draw."""
+    font = font or require_cjk_font()
+    cmap = _open_face(font).getBestCmap()
+    return sorted({c for c in text if ord(c) > 127 and not c.isspace() and ord(c) not in cmap})
+
+
+def embedded_font_css(text: str) -> str:
+    """An @font-face rule carrying the CJK font, cut down to the characters of ``text``, as a data URI.
+
+    Readers' own Chinese fonts come first in the report's font lists; this face is the
+    last resort, so the report reads correctly on a machine with no Chinese font at all.
+    Raise ChartError naming any character the font cannot draw.
+    """
+    import base64
+    import io
+
+    from fontTools import subset
+
+    from .exceptions import ChartError
+
+    font = require_cjk_font()
+    wanted = "".join(sorted({c for c in text if ord(c) > 127 and not c.isspace()}))
+    missing = missing_glyphs(wanted, font)
+    if missing:
+        raise ChartError(
+            f"The report uses characters its font ({font.family}) cannot draw, which would print as boxes: "
+            f"{''.join(missing)} ({', '.join(f'U+{ord(c):04X}' for c in missing)})"
+        )
+    face = _open_face(font)
+    options = subset.Options()
+    options.flavor = "woff"  # zlib-compressed; WOFF2 would need brotli
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=wanted)
+    subsetter.subset(face)
+    buffer = io.BytesIO()
+    face.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-display: block; '
+        f'src: url(data:font/woff;base64,{data}) format("woff"); }}'
+    )

@@ -18,6 +18,7 @@ from bs4 import BeautifulSoup
 
 from .config import ReportConfig, Section, heading_number
 from .elements import MARKER
+from .fonts import embedded_font_css
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"
@@ -113,4 +114,5 @@ def render_report(
         "provenance": provenance,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
-    return body
+    # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
+    return body.replace("/*@font-face*/", embedded_font_css(body), 1)
