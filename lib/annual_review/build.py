@@ -1,73 +1,55 @@
 """The build: a year's data → executed section notebooks → one HTML report.
 
-The story of :func:`build_year`: load the config → check the year's data is there →
-execute each section notebook with Papermill into a staging folder → on success,
-render the report and swap it in; on failure, keep the failed notebooks for
-inspection, leave the last good report untouched, and raise a BuildError that
-names the section, notebook, cell and error.
+The story of :func:`build_year`: take the output folder's lock → check the year's
+data (skipped when it is byte-for-byte what was last checked) → decide, section by
+section, whether its earlier result stands → execute the others with Papermill on
+warm kernels, in parallel, into a staging folder → render the report in the
+config's order → swap everything in and write the manifest. A failing section is
+saved with its error and named; the other sections still run; the last good report
+is kept unless ``allow_partial``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
-from . import __version__
+from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
-from .data import check_year, resolve_year, year_dir
+from .data import available_years, resolve_year, year_dir
 from .exceptions import BuildError
-from .render import render_report
 
 REPORT_FILE = "report.html"
 SECTIONS_DIR = "sections"
 FAILED_DIR = "failed"
-KERNEL_NAME = "python3"
+LOCK_FILE = ".lock"
 
 
-@dataclass(frozen=True)
-class SectionFailure:
+@dataclass
+class SectionResult:
     section: Section
-    notebook: Path  # the executed notebook, saved with its error
-    cell: int | None  # 1-based index of the failing cell among the notebook's cells
-    error: str
+    state: str  # "ran", "reused", "failed"
+    reason: str
+    seconds: float = 0.0
+    key: str = ""
+    inputs: dict = field(default_factory=dict)
+    cell: int | None = None
+    error: str = ""
 
-    def __str__(self) -> str:
-        where = f"cell {self.cell}" if self.cell else "before any cell ran"
-        return f"section '{self.section.id}' ({self.section.notebook.name}), {where}: {self.error}\n    saved: {self.notebook}"
-
-
-def _execute(section: Section, target: Path, parameters: dict, cwd: Path) -> SectionFailure | None:
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    try:
-        papermill.execute_notebook(
-            str(section.notebook),
-            str(target),
-            parameters=parameters,
-            cwd=str(cwd),
-            kernel_name=KERNEL_NAME,
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            # Keep the kernel's own start-up notices off the build's console.
-            extra_arguments=["--Application.log_level=ERROR"],
-            # A graceful shutdown adds nothing to a finished run and sometimes stalls for seconds.
-            shutdown_kernel="immediate",
-        )
-    except PapermillExecutionError as exc:
-        cell = _failing_cell(target, exc.exec_count)
-        return SectionFailure(section, target, cell, f"{exc.ename}: {exc.evalue}")
-    except Exception as exc:  # the kernel died, the notebook could not be read, …
-        return SectionFailure(section, target, None, f"{type(exc).__name__}: {exc}")
-    return None
+    def line(self) -> str:
+        name = self.section.notebook.name
+        detail = self.reason if self.state != "failed" else f"cell {self.cell or '?'}: {self.error}"
+        return f"{name:<28} {self.state:<7} {self.seconds:5.1f} s  {detail}"
 
 
 _PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
@@ -79,6 +61,8 @@ def _failing_cell(notebook: Path, exec_count: int | None) -> int | None:
     Cells papermill adds (injected parameters, error banners) are not counted, so the
     number matches what the author sees when opening the source notebook.
     """
+    import nbformat
+
     try:
         nb = nbformat.read(notebook, as_version=4)
     except Exception:
@@ -91,15 +75,6 @@ def _failing_cell(notebook: Path, exec_count: int | None) -> int | None:
         ):
             return i
     return None
-
-
-def _replace_dir(new: Path, final: Path) -> None:
-    """Put ``new`` in place of ``final`` (a folder), never leaving neither behind."""
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        final.rename(old)
-    new.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -122,53 +97,269 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+class _Lock:
+    """An exclusive lock on an output folder, so two builds never write it at once."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK_FILE
+        self.handle = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise BuildError(
+                f"{self.path.parent}: another build is writing here ({holder}); wait for it to finish, "
+                "or build into another --output-dir"
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.truncate(0)
+        self.handle.close()  # closing releases the lock
+
+
+class _Progress:
+    """One line per section as it finishes; a bar as well when on a terminal."""
+
+    def __init__(self, total: int, log: Callable[[str], None]):
+        self.log, self.done, self.total = log, 0, total
+        self.bar = None
+        if total and log is print and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="section", leave=False)
+
+    def report(self, result: SectionResult) -> None:
+        self.done += 1
+        line = f"[{self.done}/{self.total}] {result.line()}"
+        if self.bar is not None:
+            self.bar.write(line)
+            self.bar.update(1)
+        else:
+            self.log(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool):
+    """For each section: its parameters, cache key, and whether its earlier result stands."""
+    plans = []
+    for section in config.executable_sections():
+        parameters = {"year": year, "data_dir": str(data_dir), **section.parameters}
+        key = manifest.section_key(section.notebook, parameters)
+        before = previous.get("sections", {}).get(section.id)
+        verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
+        if force and verdict.reuse:
+            verdict = manifest.Verdict(False, "--force")
+        plans.append((section, parameters, key, verdict, before))
+    return plans
+
+
+def _execute_all(plans, staging: Path, pool, progress: _Progress) -> dict[str, SectionResult]:
+    from papermill.exceptions import PapermillExecutionError
+
+    results: dict[str, SectionResult] = {}
+    to_run = [p for p in plans if not p[3].reuse]
+    if not to_run:
+        return results
+
+    def run(plan) -> SectionResult:
+        section, parameters, key, verdict, _ = plan
+        target = staging / section.executed_name
+        started = time.monotonic()
+        result = SectionResult(section, "ran", verdict.reason, key=key)
+        try:
+            reads = pool.execute(section.notebook, target, parameters)
+            result.inputs = manifest.fingerprints(reads)
+        except PapermillExecutionError as exc:
+            result.state, result.cell, result.error = "failed", _failing_cell(target, exc.exec_count), f"{exc.ename}: {exc.evalue}"
+        except Exception as exc:  # the kernel died, the notebook could not be read, …
+            result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.seconds = time.monotonic() - started
+        return result
+
+    workers = ThreadPoolExecutor(pool.size)
+    try:
+        futures = [workers.submit(run, plan) for plan in to_run]
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.section.id] = result
+            progress.report(result)
+    finally:
+        # On Ctrl-C, do not wait for running sections: the pool's exit shuts their kernels down.
+        workers.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
 def build_year(
     config: ReportConfig,
     year: int,
     data_dir: Path,
     output_dir: Path,
     *,
+    jobs: int | None = None,
+    force: bool = False,
+    allow_partial: bool = False,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Build ``year``'s report into ``output_dir/<year>/``; return the report's path."""
     out = output_dir / str(year)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    staging.chmod(0o777 & ~_umask())
-    try:
-        failures, executed = [], {}
-        sections = config.executable_sections()
-        for n, section in enumerate(sections, 1):
-            target = staging / section.notebook.name
-            parameters = {"year": year, "data_dir": str(data_dir), **section.parameters}
-            started = dt.datetime.now()
-            failure = _execute(section, target, parameters, config.notebooks_dir)
-            seconds = (dt.datetime.now() - started).total_seconds()
-            state = "failed" if failure else "ok"
-            log(f"[{n}/{len(sections)}] {section.notebook.name:<28} {state:<6} {seconds:5.1f} s")
-            if failure:
-                failures.append(failure)
-            else:
-                executed[section.id] = nbformat.read(target, as_version=4)
-        if failures:
-            _replace_dir(staging, out / FAILED_DIR)
-            failed_paths = [replace(f, notebook=out / FAILED_DIR / f.notebook.name) for f in failures]
-            raise BuildError(
-                f"{len(failures)} of {len(sections)} section(s) failed for {year}; "
-                f"the last good report was left as it was.\n" + "\n".join(f"  {f}" for f in failed_paths)
-            )
-        provenance = (
-            f"本报告由 annual-review {__version__} 根据数据目录 {data_dir.name}/{year} "
-            f"执行 {len(sections)} 个章节笔记本自动生成。"
-        )
-        html = render_report(config, year, executed, provenance=provenance)
-        _replace_dir(staging, out / SECTIONS_DIR)
-        shutil.rmtree(out / FAILED_DIR, ignore_errors=True)
+    jobs = jobs or os.cpu_count() or 1
+    with _Lock(out), contextlib.ExitStack() as kernels:
+        previous = manifest.read(out)
+        data_print = manifest.data_fingerprint(data_dir, year)
+        known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
+        # Start the kernels this build will likely need now, so they warm up while the data is checked.
+        guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
+        pool = _start_pool(kernels, guess, jobs, config) if any(not p[3].reuse for p in guess) else None
+        if known_rows is None:
+            # Refuse invalid data before any notebook runs, so no earlier output is touched.
+            from .data import check_year
+
+            tables = check_year(data_dir, year)
+            known_rows = sorted(name for name, table in tables.items() if len(table))
+        outline = config.for_year(set(known_rows))
+        log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
+        plans = _plan(outline, year, data_dir, out, previous, force)
+        progress = _Progress(len(plans), log)
+        for section, _, key, verdict, _ in plans:
+            if verdict.reuse:
+                progress.report(SectionResult(section, "reused", "unchanged", key=key))
+        render_key = manifest.digest([p[2] for p in plans], manifest.file_digest(config.path), allow_partial)
         report = out / REPORT_FILE
-        write_atomic(report, html)
-        return report
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if all(p[3].reuse for p in plans) and previous.get("render") == render_key and report.is_file():
+            progress.close()
+            log("Nothing changed: the report is up to date.")
+            return report
+        if pool is None and any(not p[3].reuse for p in plans):
+            pool = _start_pool(kernels, plans, jobs, config)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+        try:
+            staging.chmod(0o777 & ~_umask())
+            try:
+                results = _execute_all(plans, staging, pool, progress)
+            finally:
+                progress.close()
+                kernels.close()  # shut the kernels down before rendering
+            return _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging,
+                           render_key, allow_partial, log)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _start_pool(stack: contextlib.ExitStack, plans, jobs: int, config: ReportConfig):
+    from .engine import KernelPool
+
+    size = min(jobs, sum(1 for p in plans if not p[3].reuse))
+    return stack.enter_context(KernelPool(size, config.notebooks_dir))
+
+
+def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial, log):
+    """Bring in the reused sections, render, and swap the new results in (or keep the old on failure)."""
+    for section, _, key, verdict, before in plans:
+        if verdict.reuse:
+            shutil.copy2(out / SECTIONS_DIR / section.executed_name, staging / section.executed_name)
+            results[section.id] = SectionResult(section, "reused", "unchanged", before.get("seconds", 0.0),
+                                                key, before.get("inputs", {}))
+    failures = [results[p[0].id] for p in plans if results[p[0].id].state == "failed"]
+    if failures:
+        failed_dir = out / FAILED_DIR
+        shutil.rmtree(failed_dir, ignore_errors=True)
+        failed_dir.mkdir()
+        for failure in failures:
+            if (staging / failure.section.executed_name).is_file():
+                shutil.copy2(staging / failure.section.executed_name, failed_dir / failure.section.executed_name)
+        summary = f"{len(failures)} of {len(plans)} section(s) failed for {year}:\n" + "\n".join(
+            f"  section '{f.section.id}' ({f.section.notebook.name}), cell {f.cell or '?'}: {f.error}\n"
+            f"    saved: {failed_dir / f.section.executed_name}"
+            for f in failures
+        )
+        if not allow_partial:
+            raise BuildError(summary + "\nThe last good report was left as it was "
+                                       "(--allow-partial writes one that marks the failed sections).")
+        log(summary)
+    report = out / REPORT_FILE
+    report_html = _render(outline, year, data_dir, staging, plans, results, out.parent / ".cache")
+    # Swap in: the executed notebooks, then the report, then the record of both.
+    old = out / f".{SECTIONS_DIR}.old-{os.getpid()}"
+    if (out / SECTIONS_DIR).exists():
+        (out / SECTIONS_DIR).rename(old)
+    staging.rename(out / SECTIONS_DIR)
+    shutil.rmtree(old, ignore_errors=True)
+    if not failures:
+        shutil.rmtree(out / FAILED_DIR, ignore_errors=True)
+    write_atomic(report, report_html)
+    _write_manifest(out, year, data_dir, data_print, known_rows, plans, results, None if failures else render_key)
+    if failures:
+        raise BuildError(f"{len(failures)} section(s) failed; a partial report marking them was written to {report}")
+    return report
+
+
+def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: Path) -> str:
+    import nbformat
+
+    from .render import render_report
+
+    executed, failed = {}, {}
+    for section, *_ in plans:
+        result = results[section.id]
+        if result.state == "failed":
+            failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
+        else:
+            executed[section.id] = nbformat.read(staging / section.executed_name, as_version=4)
+    ran = sum(1 for r in results.values() if r.state == "ran")
+    commit = manifest.git_commit(Path(__file__).parent)
+    provenance = (
+        f"本报告由 annual-review {__version__} 根据数据目录 {data_dir.name}/{year} 执行 {len(plans)} 个章节笔记本自动生成"
+        f"（本次执行 {ran} 个，沿用 {len(plans) - ran} 个未变的结果）"
+        + (f"，代码版本 {commit[:12]}" if commit else "")
+        + "。"
+    )
+    return render_report(outline, year, executed, provenance=provenance, failed=failed, cache_dir=cache_dir)
+
+
+def _write_manifest(out, year, data_dir, data_print, tables_with_rows, plans, results, render_key) -> None:
+    record = {
+        "year": year,
+        "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "data_dir": str(data_dir),
+        "data": data_print,
+        "tables_with_rows": tables_with_rows,
+        "render": render_key,
+        "git_commit": manifest.git_commit(Path(__file__).parent),
+        "versions": manifest.versions(),
+        "library": manifest.library_fingerprint(),
+        "sections": {
+            section.id: {
+                "notebook": section.notebook.name,
+                "notebook_digest": manifest.file_digest(section.notebook),
+                "parameters": parameters,
+                "library": manifest.library_fingerprint(),
+                "status": "ok" if results[section.id].state != "failed" else "failed",
+                "state": results[section.id].state,
+                "reason": results[section.id].reason,
+                "seconds": round(results[section.id].seconds, 3),
+                "key": key,
+                "inputs": results[section.id].inputs,
+            }
+            for section, parameters, key, _, _ in plans
+        },
+    }
+    write_atomic(out / manifest.MANIFEST, json.dumps(record, ensure_ascii=False, indent=2))
 
 
 def build(
@@ -177,18 +368,20 @@ def build(
     output_dir: str | Path,
     years: Iterable[int] | None = None,
     *,
+    all_years: bool = False,
+    jobs: int | None = None,
+    force: bool = False,
+    allow_partial: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Build the report for each of ``years`` (default: the latest year in ``data_dir``)."""
+    """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
     config = load_config(config_path)
     data_dir, output_dir = Path(data_dir).resolve(), Path(output_dir).resolve()
-    wanted = list(years) if years else [None]
-    resolved = [resolve_year(data_dir, y) for y in wanted]
-    reports = []
-    for year in resolved:
-        # Refuse invalid data before any notebook runs, so no earlier output is touched.
-        tables = check_year(data_dir, year)
-        outline = config.for_year({name for name, table in tables.items() if len(table)})
-        log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
-        reports.append(build_year(outline, year, data_dir, output_dir, log=log))
-    return reports
+    if all_years:
+        resolved = available_years(data_dir)
+    else:
+        resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
+    return [
+        build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, allow_partial=allow_partial, log=log)
+        for year in resolved
+    ]

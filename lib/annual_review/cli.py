@@ -23,6 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
     build.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
     build.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
+    build.add_argument("--all", action="store_true", help="build every year in the data folder")
+    build.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
+    build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
+    build.add_argument("--allow-partial", action="store_true",
+                       help="if sections fail, still write the report, marking them (default: keep the last good report)")
 
     validate = commands.add_parser("validate", help="check a year's data against tables.yml; exit 2 on any problem")
     validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
@@ -48,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             from .build import build
 
-            for report in build(args.config, args.data_dir, args.output_dir, args.year):
+            reports = build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
+                            jobs=args.jobs, force=args.force, allow_partial=args.allow_partial)
+            for report in reports:
                 print(f"Report written: {report}")
         elif args.command == "validate":
             from .data import check_year, resolve_year

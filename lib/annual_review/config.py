@@ -35,6 +35,7 @@ class Section:
     parameters: Mapping[str, object]
     children: tuple["Section", ...] = ()
     requires: str | None = None  # a table that must have rows in the year for this section to appear
+    executed_name: str = ""  # file name of its executed notebook under outputs/<year>/sections/
 
     def walk(self):
         yield self
@@ -81,6 +82,26 @@ def heading_number(numbering: tuple[str, ...], level: int, n: int) -> str:
         return ""
     style = numbering[min(level, len(numbering)) - 1]
     return style.format(cn=cn_numeral(n), n=n)
+
+
+def _name_outputs(sections: tuple[Section, ...]) -> tuple[Section, ...]:
+    """Each section's executed notebook is named after its notebook, or notebook and section when shared."""
+    uses: dict[Path, int] = {}
+    for top in sections:
+        for s in top.walk():
+            if s.notebook:
+                uses[s.notebook] = uses.get(s.notebook, 0) + 1
+
+    def named(items: tuple[Section, ...]) -> tuple[Section, ...]:
+        out = []
+        for s in items:
+            name = ""
+            if s.notebook:
+                name = s.notebook.name if uses[s.notebook] == 1 else f"{s.notebook.stem}.{s.id}.ipynb"
+            out.append(replace(s, executed_name=name, children=named(s.children)))
+        return tuple(out)
+
+    return named(sections)
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
@@ -145,6 +166,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
         return tuple(parsed)
 
     sections = parse(raw.get("sections") or [], 1, "sections")
+    sections = _name_outputs(sections)
     if problems:
         raise ConfigError("\n".join(problems))
     return ReportConfig(

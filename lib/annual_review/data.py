@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import tracking
 from .exceptions import DataError
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import WORKBOOK, Problem, RawTable, SourceError, read_csv, read_sheet, workbook_sheets
@@ -247,6 +248,9 @@ def _empty(spec: TableSpec) -> pd.DataFrame:
 
 def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
     """Read and check one table; return it (possibly partial) and every problem found."""
+    folder = year_dir(data_dir, year)
+    for path in (Path(data_dir) / TABLES_FILE, folder / spec.file, folder / WORKBOOK):
+        tracking.record(path)  # absent files too: their appearing later changes the result
     try:
         raw = _read_raw(Path(data_dir), year, spec)
     except SourceError as exc:

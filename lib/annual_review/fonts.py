@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def missing_glyphs(text: str, font: CJKFont | None = None) -> list[str]:
     return sorted({c for c in text if ord(c) > 127 and not c.isspace() and ord(c) not in cmap})
 
 
-def embedded_font_css(text: str) -> str:
+def embedded_font_css(text: str, cache_dir: Path | None = None) -> str:
     """An @font-face rule carrying the CJK font, cut down to the characters of ``text``, as a data URI.
 
     Readers' own Chinese fonts come first in the report's font lists; this face is the
@@ -136,6 +137,15 @@ def embedded_font_css(text: str) -> str:
             f"The report uses characters its font ({font.family}) cannot draw, which would print as boxes: "
             f"{''.join(missing)} ({', '.join(f'U+{ord(c):04X}' for c in missing)})"
         )
+    cached = None
+    if cache_dir is not None:
+        import hashlib
+
+        stat = font.path.stat()
+        name = hashlib.sha256(f"{font.path}|{stat.st_size}|{stat.st_mtime_ns}|{wanted}".encode()).hexdigest()[:32]
+        cached = cache_dir / f"font-{name}.css"
+        if cached.is_file():
+            return cached.read_text(encoding="ascii")
     face = _open_face(font)
     options = subset.Options()
     options.flavor = "woff"  # zlib-compressed; WOFF2 would need brotli
@@ -145,7 +155,13 @@ def embedded_font_css(text: str) -> str:
     buffer = io.BytesIO()
     face.save(buffer)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (
+    css = (
         f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-display: block; '
         f'src: url(data:font/woff;base64,{data}) format("woff"); }}'
     )
+    if cached is not None:  # the same characters next time: no need to cut the font again
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(css, encoding="ascii")
+        os.replace(tmp, cached)
+    return css

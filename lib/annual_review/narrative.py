@@ -22,7 +22,7 @@ import jinja2
 import mistune
 import pandas as pd
 
-from . import numbers
+from . import numbers, tracking
 from .exceptions import NarrativeError
 
 POINT_STYLE = "{cn}是"
@@ -126,6 +126,7 @@ def to_html(markdown: str) -> str:
 def render_narrative(data_dir: str | Path, year: int, section: str, figures: Mapping[str, object]) -> str:
     """The HTML of ``section``'s narrative for ``year`` with ``figures`` (and ``year``) filled in."""
     path = narrative_path(data_dir, year, section)
+    tracking.record(path)
     if not path.is_file():
         raise NarrativeError(f"{path}: missing (the narrative of section '{section}')")
     text = path.read_text(encoding="utf-8-sig")

@@ -9,9 +9,11 @@ the config names (一、 （一） …), so sections and their narratives agree.
 from __future__ import annotations
 
 import copy
+import html
 import datetime as dt
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import nbformat
 from bs4 import BeautifulSoup
@@ -62,7 +64,12 @@ def _number_narrative(output, section: Section, counter: _Counter, anchor_prefix
     output["data"]["text/html"] = str(soup)
 
 
-def assemble(config: ReportConfig, year: int, executed: dict[str, nbformat.NotebookNode]):
+def assemble(
+    config: ReportConfig,
+    year: int,
+    executed: dict[str, nbformat.NotebookNode],
+    failed: dict[str, str] | None = None,
+):
     """One notebook holding, section by section, the report's headings and elements; and its contents list."""
     counter = _Counter(config.numbering, [0] * (MAX_LEVEL + 2))
     cells, toc = [], []
@@ -73,7 +80,12 @@ def assemble(config: ReportConfig, year: int, executed: dict[str, nbformat.Noteb
             number = counter.next(section.level)
             heading = {"number": number, "text": section.heading, "level": min(section.level, MAX_LEVEL), "id": anchor}
             toc.append(heading)
-        outputs = report_outputs(executed[section.id]) if section.notebook else []
+        if section.id in (failed or {}):
+            notice = html.escape(failed[section.id])
+            outputs = [nbformat.v4.new_output("display_data", data={"text/html": f'<p class="ar-failed" role="alert">{notice}</p>'},
+                                              metadata={MARKER: {"element": "failure"}})]
+        else:
+            outputs = report_outputs(executed[section.id]) if section.notebook else []
         for output in outputs:
             _number_narrative(output, section, counter, anchor)
         cell = nbformat.v4.new_code_cell(source="")
@@ -92,11 +104,13 @@ def render_report(
     *,
     provenance: str = "",
     built_at: dt.datetime | None = None,
+    failed: dict[str, str] | None = None,
+    cache_dir: Path | None = None,
 ) -> str:
     """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched)."""
     from nbconvert.exporters import HTMLExporter
 
-    combined, toc = assemble(config, year, executed)
+    combined, toc = assemble(config, year, executed, failed)
     exporter = HTMLExporter(
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         template_name=TEMPLATE_NAME,
@@ -115,4 +129,4 @@ def render_report(
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
-    return body.replace("/*@font-face*/", embedded_font_css(body), 1)
+    return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir), 1)
