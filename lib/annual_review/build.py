@@ -15,12 +15,13 @@ import contextlib
 import datetime as dt
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class SectionResult:
     error: str = ""
 
     def line(self) -> str:
-        name = self.section.notebook.name
+        name = self.section.executed_name
         detail = self.reason if self.state != "failed" else f"cell {self.cell or '?'}: {self.error}"
         return f"{name:<28} {self.state:<7} {self.seconds:5.1f} s  {detail}"
 
@@ -192,16 +193,27 @@ def _execute_all(plans, staging: Path, pool, progress: _Progress) -> dict[str, S
         result.seconds = time.monotonic() - started
         return result
 
-    workers = ThreadPoolExecutor(pool.size)
-    try:
-        futures = [workers.submit(run, plan) for plan in to_run]
-        for future in as_completed(futures):
-            result = future.result()
-            results[result.section.id] = result
-            progress.report(result)
-    finally:
-        # On Ctrl-C, do not wait for running sections: the pool's exit shuts their kernels down.
-        workers.shutdown(wait=False, cancel_futures=True)
+    # Daemon threads, not an executor: on Ctrl-C the kernels are shut down and the process must
+    # exit without waiting for a thread still listening to a kernel that is gone.
+    work: queue.Queue = queue.Queue()
+    done: queue.Queue = queue.Queue()
+    for plan in to_run:
+        work.put(plan)
+
+    def worker() -> None:
+        while True:
+            try:
+                plan = work.get_nowait()
+            except queue.Empty:
+                return
+            done.put(run(plan))
+
+    for _ in range(pool.size):
+        threading.Thread(target=worker, daemon=True).start()
+    for _ in to_run:
+        result = done.get()
+        results[result.section.id] = result
+        progress.report(result)
     return results
 
 

@@ -59,7 +59,16 @@ class Kernel:
 def _start(cwd: Path) -> Kernel:
     from jupyter_client.manager import KernelManager
 
-    manager = KernelManager(kernel_name=KERNEL_NAME)
+    class _Manager(KernelManager):
+        """Remembers the clients made for it, so each run's client can be closed after it."""
+
+        def client(self, **kwargs):
+            made = super().client(**kwargs)
+            self.clients.append(made)
+            return made
+
+    manager = _Manager(kernel_name=KERNEL_NAME)
+    manager.clients = []
     manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd))
     try:
         client = manager.blocking_client()
@@ -155,6 +164,11 @@ class KernelPool:
             reads = kernel.run("", expressions={"reads": READS})["reads"]
             return json.loads(_literal(reads))
         finally:
+            # Papermill opened a client of its own on this kernel; close it rather than leak its sockets.
+            for client in kernel.manager.clients:
+                if client is not kernel.client:
+                    client.stop_channels()
+            kernel.manager.clients[:] = [kernel.client]
             self._idle.put(kernel)
 
 

@@ -1,0 +1,206 @@
+"""The build engine: order under parallelism, what the cache reuses and why, isolation, and clean exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from annual_review import manifest
+from annual_review.build import build
+from conftest import CONFIG, DATA, FIXTURES, NOTEBOOKS, REPO, run_cli, squash, visible_text
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
+    shutil.copytree(DATA, tmp_path / "data")
+    shutil.copy(CONFIG, tmp_path / "report.yml")
+    return tmp_path
+
+
+def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]]) -> Path:
+    """A config of fixture notebooks, each showing a one-line narrative ``item<i>.md`` for 2021."""
+    data = tmp_path / "data"
+    (data / "2021" / "narrative").mkdir(parents=True)
+    (data / "tables.yml").write_text("tables: {}\n", encoding="utf-8")
+    lines = []
+    for i, (heading, notebook, parameters) in enumerate(sections, 1):
+        (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项。\n", encoding="utf-8")
+        lines.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: {notebook}\n"
+                     f"    parameters: {json.dumps({'section': f'item{i}', **parameters})}\n")
+    (tmp_path / "report.yml").write_text(
+        f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: {FIXTURES}\nsections:\n" + "".join(lines), encoding="utf-8"
+    )
+    return tmp_path
+
+
+def states(lines: list[str]) -> dict[str, str]:
+    """notebook → 'ran (reason)' or 'reused', from the build's progress lines."""
+    found = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 3 and parts[0].startswith("[") and parts[1].endswith(".ipynb"):
+            found[parts[1]] = parts[2] if parts[2] != "ran" else "ran: " + " ".join(parts[5:])
+    return found
+
+
+def test_report_keeps_config_order_whatever_finishes_first(tmp_path):
+    root = small_project(tmp_path, [("慢的一节", "slow.ipynb", {"pause": 3.0}), ("快的一节", "slow.ipynb", {"pause": 0.0})])
+    result = run_cli("build", "--jobs", "2", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert "item2" in progress[0] and "item1" in progress[1]  # the fast section finished first…
+    text = squash(visible_text((tmp_path / "out" / "2021" / "report.html").read_text(encoding="utf-8")))
+    assert text.index("一、慢的一节第1项。") < text.index("二、快的一节第2项。")  # …the report keeps the config's order
+
+
+def test_a_section_never_sees_another_sections_variables(tmp_path):
+    root = small_project(tmp_path, [("甲", "leaky.ipynb", {}), ("乙", "peek.ipynb", {})])
+    # One kernel, so both sections run in it one after the other.
+    result = run_cli("build", "--jobs", "1", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 0, result.stderr
+
+
+def test_what_is_reused_and_why(project, monkeypatch):
+    out = project / "outputs"
+    lines: list[str] = []
+
+    def run(**options) -> dict[str, str]:
+        lines.clear()
+        build(project / "report.yml", project / "data", out, log=lines.append, **options)
+        return states(lines)
+
+    first = run()
+    assert set(first.values()) == {"ran: no earlier result"} and len(first) == 10
+    manifest_record = json.loads((out / "2020" / "manifest.json").read_text(encoding="utf-8"))
+    loans = str((project / "data" / "2020" / "student_loans.csv").resolve())
+    assert loans in manifest_record["sections"]["dispute-resolution"]["inputs"]
+    assert loans not in manifest_record["sections"]["opening"]["inputs"]
+    assert manifest_record["versions"]["papermill"] and "git_commit" in manifest_record
+    report = (out / "2020" / "report.html").stat().st_mtime_ns
+
+    assert set(run().values()) == {"reused"}
+    assert "Nothing changed: the report is up to date." in lines
+    assert (out / "2020" / "report.html").stat().st_mtime_ns == report  # not even re-rendered
+
+    # A data file: only the section that read it runs again.
+    loans_file = project / "data" / "2020" / "student_loans.csv"
+    rows = loans_file.read_text(encoding="utf-8").splitlines()
+    rows[1] = rows[1].rsplit(",", 1)[0] + ",5000"
+    loans_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    after_data = run()
+    assert after_data.pop("50-dispute-resolution.ipynb") == "ran: data changed: student_loans.csv"
+    assert set(after_data.values()) == {"reused"}
+
+    # A narrative file is data too.
+    opening = project / "data" / "2020" / "narrative" / "opening.md"
+    opening.write_text(opening.read_text(encoding="utf-8") + "\n补充一句。\n", encoding="utf-8")
+    assert run()["00-opening.ipynb"] == "ran: data changed: opening.md"
+
+    # The notebook.
+    notebook = project / "notebooks" / "60-legal-training.ipynb"
+    notebook.write_text(notebook.read_text(encoding="utf-8").replace("Rule-of-law training", "Rule-of-law training."), encoding="utf-8")
+    after_notebook = run()
+    assert after_notebook.pop("60-legal-training.ipynb") == "ran: notebook changed"
+    assert set(after_notebook.values()) == {"reused"}
+
+    # A parameter given in the config.
+    config = project / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "        notebook: 20-power-lists.ipynb\n", "        notebook: 20-power-lists.ipynb\n        parameters: {note: 1}\n"), encoding="utf-8")
+    assert run()["20-power-lists.ipynb"] == "ran: parameters changed"
+
+    # The library's code (as if a module had been edited).
+    monkeypatch.setattr(manifest, "library_fingerprint", lambda: "edited")
+    assert set(run().values()) == {"ran: library changed"}
+    monkeypatch.undo()
+    run()
+
+    # --force runs everything, though nothing changed.
+    assert set(run(force=True).values()) == {"ran: --force"}
+
+
+def test_allow_partial_marks_the_failed_section(project):
+    shutil.copy(FIXTURES / "broken.ipynb", project / "notebooks" / "85-broken.ipynb")
+    config = project / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "  - heading: 坏章节\n    notebook: 85-broken.ipynb\n", encoding="utf-8")
+    result = run_cli("build", "--allow-partial", cwd=project)
+    assert result.returncode == 1
+    text = visible_text((project / "outputs" / "2020" / "report.html").read_text(encoding="utf-8"))
+    assert "四、坏章节" in text and "本部分未能生成（85-broken.ipynb，第3个单元格：KeyError: 'inspections'）" in text
+    assert "一、主要工作措施和成效" in text  # the rest of the report is there
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def _start_build(project: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "annual_review", "build", "--force", *args], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_kernels(build: subprocess.Popen, timeout: float = 60) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kernels = _children(build.pid)
+        if kernels:
+            return kernels
+        time.sleep(0.1)
+    raise AssertionError("the build started no kernel")
+
+
+def test_no_kernel_is_left_after_a_build(project):
+    build_process = _start_build(project)
+    kernels = _wait_for_kernels(build_process)
+    assert build_process.wait(timeout=300) == 0
+    assert not any(_alive(pid) for pid in kernels)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupted_build_leaves_no_kernel_and_no_half_written_file(project, signum):
+    assert run_cli("build", cwd=project).returncode == 0
+    good = (project / "outputs" / "2020" / "report.html").read_bytes()
+    build_process = _start_build(project)
+    kernels = _wait_for_kernels(build_process)
+    time.sleep(1.0)
+    build_process.send_signal(signum)
+    build_process.wait(timeout=120)
+    assert build_process.returncode != 0
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in kernels) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in kernels)
+    year = project / "outputs" / "2020"
+    assert (year / "report.html").read_bytes() == good
+    assert not [p.name for p in year.iterdir() if p.name.startswith((".staging", ".report", ".sections"))]
+    assert run_cli("build", cwd=project).returncode == 0  # and the lock was released
+
+
+def test_two_builds_at_once_do_not_corrupt_the_output(project):
+    first = _start_build(project)
+    _wait_for_kernels(first)
+    second = run_cli("build", "--force", cwd=project)
+    assert second.returncode == 1
+    assert "another build is writing here" in second.stderr and f"pid {first.pid}" in second.stderr
+    assert first.wait(timeout=300) == 0
+    assert (project / "outputs" / "2020" / "report.html").is_file()
