@@ -11,7 +11,7 @@ ARGS ?=
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup report test lab clean distclean
+.PHONY: help setup report test bench lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ report: $(READY) ## build the latest year into outputs/<year>/report.html (ARGS=
 
 test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
 	$(PY) -m pytest $(ARGS)
+
+bench: $(READY) ## time the build against papermill+nbconvert and the floor; writes outputs/bench.json (ARGS="--runs 5")
+	$(PY) scripts/bench.py $(ARGS)
 
 lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'

@@ -1,0 +1,132 @@
+"""Benchmark the build against the common practice and against the floor; print times and ratios.
+
+    python scripts/bench.py [--runs N]      (or: make bench)
+
+On a temporary copy of the shipped project, it times (median of N runs):
+  a  the common practice: `papermill` then `jupyter nbconvert --to html --no-input`, notebook by notebook;
+  b  the floor: every section's code run in one Python process (one kernel), plus one HTML export;
+  c  `annual-review build` from cold (empty output folder);
+  d  the same build again with nothing changed;
+  e  a rebuild after one section's data file changed;
+and writes the times and the ratios c/a, c/b, d/c, e/c to outputs/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGETS = {"c/a": 0.25, "c/b": 2.0, "d/c": 0.1, "e/c": 0.35}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def sections(project: Path) -> list[Path]:
+    sys.path.insert(0, str(REPO / "lib"))
+    from annual_review.config import load_config
+
+    config = load_config(project / "report.yml").for_year({"licence_decisions"})  # the 2020 outline
+    return [s.notebook for s in config.executable_sections()]
+
+
+def common_practice(project: Path) -> float:
+    out = project / "cli-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    started = time.perf_counter()
+    for notebook in sections(project):
+        executed = out / notebook.name
+        subprocess.run([str(BIN / "papermill"), str(notebook), str(executed), "-p", "year", "2020",
+                        "-p", "data_dir", str(project / "data"), "--cwd", str(notebook.parent)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+FLOOR = '''
+import sys, nbformat
+from nbclient import NotebookClient
+from nbconvert.exporters import HTMLExporter
+notebooks, data_dir, out = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
+cells = [nbformat.v4.new_code_cell(f"year = 2020\\ndata_dir = {data_dir!r}")]
+for path in notebooks:
+    nb = nbformat.read(path, as_version=4)
+    cells += [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+merged = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+NotebookClient(merged, kernel_name="python3", resources={"metadata": {"path": str(__import__("pathlib").Path(notebooks[0]).parent)}},
+               shutdown_kernel="immediate").execute()
+body, _ = HTMLExporter(exclude_input=True).from_notebook_node(merged)
+open(out, "w", encoding="utf-8").write(body)
+'''
+
+
+def floor(project: Path) -> float:
+    script = project / "floor.py"
+    script.write_text(FLOOR, encoding="utf-8")
+    notebooks = [str(n) for n in sections(project)]
+    return timed([sys.executable, str(script), *notebooks, str(project / "data"), str(project / "floor.html")], project)
+
+
+def build(project: Path, *args: str) -> float:
+    return timed([str(BIN / "annual-review"), "build", "--year", "2020", *args], project)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is kept (default 3)")
+    args = parser.parse_args()
+    runs: dict[str, list[float]] = {k: [] for k in "abcde"}
+    with tempfile.TemporaryDirectory(prefix="annual-review-bench-") as tmp:
+        project = Path(tmp)
+        for part in ("notebooks", "data"):
+            shutil.copytree(REPO / part, project / part)
+        shutil.copy(REPO / "report.yml", project / "report.yml")
+        loans = project / "data" / "2020" / "student_loans.csv"
+        original = loans.read_text(encoding="utf-8")
+        for i in range(args.runs):
+            runs["a"].append(common_practice(project))
+            runs["b"].append(floor(project))
+            shutil.rmtree(project / "outputs", ignore_errors=True)
+            runs["c"].append(build(project))
+            runs["d"].append(build(project))
+            # One section's data file changes (an amount in the loan register: only section (五) reads it).
+            rows = original.splitlines()
+            rows[1 + i] = rows[1 + i].rsplit(",", 1)[0] + f",{5000 + i}"
+            loans.write_text("\n".join(rows) + "\n", encoding="utf-8")
+            runs["e"].append(build(project))
+            loans.write_text(original, encoding="utf-8")
+            print(f"run {i + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+    result = {k: round(statistics.median(v), 3) for k, v in runs.items()}
+    for ratio in TARGETS:
+        top, bottom = ratio.split("/")
+        result[ratio] = round(result[top] / result[bottom], 3)
+    print()
+    for key, label in zip("abcde", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
+                                    "annual-review build, cold", "build again, nothing changed", "build after one data file changed"]):
+        print(f"  {key}  {result[key]:7.2f} s   {label}")
+    for ratio, target in TARGETS.items():
+        verdict = "meets" if result[ratio] <= target else "misses"
+        print(f"  {ratio:4} {result[ratio]:6.3f}   target ≤ {target} ({verdict})")
+    out = REPO / "outputs" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nWritten: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
