@@ -1,5 +1,10 @@
-"""annual-review: a public body's yearly records → its published annual report, from notebooks."""
+"""annual-review: a public body's yearly records → its published annual report, from notebooks.
 
+The public API is re-exported here, loaded on first use, so that the command line
+starts in a blink when there is nothing to build.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -7,30 +12,38 @@ try:
 except PackageNotFoundError:  # imported from a source tree that was not installed
     __version__ = "0+unknown"
 
-from .charts import bar_chart
-from .data import available_years, load_table, month_labels, months_of, resolve_year, select, tally, total
-from .elements import show_chart, show_follow_up, show_narrative, show_table
-from .exceptions import AnnualReviewError, BuildError, ChartError, ConfigError, DataError, NarrativeError
+_EXPORTS = {
+    "bar_chart": "charts",
+    "available_years": "data",
+    "load_table": "data",
+    "month_labels": "data",
+    "months_of": "data",
+    "resolve_year": "data",
+    "select": "data",
+    "tally": "data",
+    "total": "data",
+    "show_chart": "elements",
+    "show_follow_up": "elements",
+    "show_narrative": "elements",
+    "show_table": "elements",
+    "AnnualReviewError": "exceptions",
+    "BuildError": "exceptions",
+    "ChartError": "exceptions",
+    "ConfigError": "exceptions",
+    "DataError": "exceptions",
+    "NarrativeError": "exceptions",
+}
 
-__all__ = [
-    "__version__",
-    "AnnualReviewError",
-    "BuildError",
-    "ChartError",
-    "ConfigError",
-    "DataError",
-    "NarrativeError",
-    "available_years",
-    "bar_chart",
-    "load_table",
-    "month_labels",
-    "months_of",
-    "resolve_year",
-    "select",
-    "show_chart",
-    "show_follow_up",
-    "show_narrative",
-    "show_table",
-    "tally",
-    "total",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'annual_review' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

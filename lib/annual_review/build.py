@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
-from .data import available_years, resolve_year, year_dir
+from .paths import available_years, resolve_year, year_dir
 from .exceptions import BuildError
 
 REPORT_FILE = "report.html"
@@ -259,6 +259,8 @@ def build_year(
             return report
         if pool is None and any(not p[3].reuse for p in plans):
             pool = _start_pool(kernels, plans, jobs, config)
+        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
+        threading.Thread(target=_prepare_render, daemon=True).start()
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
         try:
             staging.chmod(0o777 & ~_umask())
@@ -271,6 +273,16 @@ def build_year(
                            render_key, allow_partial, log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prepare_render() -> None:
+    try:
+        from . import render  # noqa: F401 - imported for its side effect: loaded before it is needed
+        from .fonts import find_cjk_font
+
+        find_cjk_font()
+    except Exception:  # noqa: BLE001 - only a head start; rendering reports any real problem itself
+        pass
 
 
 def _start_pool(stack: contextlib.ExitStack, plans, jobs: int, config: ReportConfig):

@@ -19,10 +19,10 @@ import pandas as pd
 
 from . import tracking
 from .exceptions import DataError
+from .paths import available_years, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import WORKBOOK, Problem, RawTable, SourceError, read_csv, read_sheet, workbook_sheets
 
-_YEAR = re.compile(r"^\d{4}$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DATE_FORMS = (
     re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
@@ -31,34 +31,6 @@ _DATE_FORMS = (
     re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日$"),
 )
 _SPACES = " \t\u3000\xa0"
-
-
-def available_years(data_dir: str | Path) -> list[int]:
-    """The years with a folder in ``data_dir``, oldest first."""
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise DataError(f"{root}: the data folder does not exist")
-    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and _YEAR.match(p.name))
-
-
-def resolve_year(data_dir: str | Path, year: int | None = None) -> int:
-    """``year`` if ``data_dir`` has a folder for it; the latest year there when ``year`` is 0 or None."""
-    years = available_years(data_dir)
-    if not years:
-        raise DataError(f"{data_dir}: no year folders (such as 2020/) were found")
-    if not year:
-        return years[-1]
-    if int(year) not in years:
-        raise DataError(f"{Path(data_dir) / str(year)}: no data for {year}; years available: {years}")
-    return int(year)
-
-
-def year_dir(data_dir: str | Path, year: int) -> Path:
-    return Path(data_dir) / str(year)
-
-
-def workbook_path(data_dir: str | Path, year: int) -> Path:
-    return year_dir(data_dir, year) / WORKBOOK
 
 
 def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:

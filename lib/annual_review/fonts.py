@@ -131,14 +131,8 @@ def embedded_font_css(text: str, cache_dir: Path | None = None) -> str:
 
     font = require_cjk_font()
     wanted = "".join(sorted({c for c in text if ord(c) > 127 and not c.isspace()}))
-    missing = missing_glyphs(wanted, font)
-    if missing:
-        raise ChartError(
-            f"The report uses characters its font ({font.family}) cannot draw, which would print as boxes: "
-            f"{''.join(missing)} ({', '.join(f'U+{ord(c):04X}' for c in missing)})"
-        )
     cached = None
-    if cache_dir is not None:
+    if cache_dir is not None:  # the same characters as an earlier build: checked and cut then
         import hashlib
 
         stat = font.path.stat()
@@ -146,6 +140,12 @@ def embedded_font_css(text: str, cache_dir: Path | None = None) -> str:
         cached = cache_dir / f"font-{name}.css"
         if cached.is_file():
             return cached.read_text(encoding="ascii")
+    missing = missing_glyphs(wanted, font)
+    if missing:
+        raise ChartError(
+            f"The report uses characters its font ({font.family}) cannot draw, which would print as boxes: "
+            f"{''.join(missing)} ({', '.join(f'U+{ord(c):04X}' for c in missing)})"
+        )
     face = _open_face(font)
     options = subset.Options()
     options.flavor = "woff"  # zlib-compressed; WOFF2 would need brotli
