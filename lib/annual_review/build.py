@@ -156,7 +156,22 @@ class _Progress:
             self.bar.close()
 
 
-def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool):
+@dataclass(frozen=True)
+class _Plan:
+    """A section as this build means to treat it."""
+
+    section: Section
+    parameters: dict
+    key: str
+    verdict: manifest.Verdict  # whether its earlier result stands, and why not
+    before: dict | None  # its entry in the previous manifest
+
+    @property
+    def runs(self) -> bool:
+        return not self.verdict.reuse
+
+
+def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool) -> list[_Plan]:
     """For each section: its parameters, cache key, and whether its earlier result stands."""
     plans = []
     for section in config.executable_sections():
@@ -166,7 +181,7 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
         if force and verdict.reuse:
             verdict = manifest.Verdict(False, "--force")
-        plans.append((section, parameters, key, verdict, before))
+        plans.append(_Plan(section, parameters, key, verdict, before))
     return plans
 
 
@@ -174,17 +189,17 @@ def _execute_all(plans, staging: Path, pool, progress: _Progress) -> dict[str, S
     from papermill.exceptions import PapermillExecutionError
 
     results: dict[str, SectionResult] = {}
-    to_run = [p for p in plans if not p[3].reuse]
+    to_run = [p for p in plans if p.runs]
     if not to_run:
         return results
 
-    def run(plan) -> SectionResult:
-        section, parameters, key, verdict, _ = plan
+    def run(plan: _Plan) -> SectionResult:
+        section = plan.section
         target = staging / section.executed_name
         started = time.monotonic()
-        result = SectionResult(section, "ran", verdict.reason, key=key)
+        result = SectionResult(section, "ran", plan.verdict.reason, key=plan.key)
         try:
-            reads = pool.execute(section.notebook, target, parameters)
+            reads = pool.execute(section.notebook, target, plan.parameters)
             result.inputs = manifest.fingerprints(reads)
         except PapermillExecutionError as exc:
             result.state, result.cell, result.error = "failed", _failing_cell(target, exc.exec_count), f"{exc.ename}: {exc.evalue}"
@@ -237,7 +252,7 @@ def build_year(
         known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
-        pool = _start_pool(kernels, guess, jobs, config) if any(not p[3].reuse for p in guess) else None
+        pool = _start_pool(kernels, guess, jobs, config) if any(p.runs for p in guess) else None
         if known_rows is None:
             # Refuse invalid data before any notebook runs, so no earlier output is touched.
             from .data import check_year
@@ -248,16 +263,16 @@ def build_year(
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
         plans = _plan(outline, year, data_dir, out, previous, force)
         progress = _Progress(len(plans), log)
-        for section, _, key, verdict, _ in plans:
-            if verdict.reuse:
-                progress.report(SectionResult(section, "reused", "unchanged", key=key))
-        render_key = manifest.digest([p[2] for p in plans], manifest.file_digest(config.path), allow_partial)
+        for plan in plans:
+            if not plan.runs:
+                progress.report(SectionResult(plan.section, "reused", "unchanged", key=plan.key))
+        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial)
         report = out / REPORT_FILE
-        if all(p[3].reuse for p in plans) and previous.get("render") == render_key and report.is_file():
+        if not any(p.runs for p in plans) and previous.get("render") == render_key and report.is_file():
             progress.close()
             log("Nothing changed: the report is up to date.")
             return report
-        if pool is None and any(not p[3].reuse for p in plans):
+        if pool is None and any(p.runs for p in plans):
             pool = _start_pool(kernels, plans, jobs, config)
         # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
         threading.Thread(target=_prepare_render, daemon=True).start()
@@ -288,18 +303,19 @@ def _prepare_render() -> None:
 def _start_pool(stack: contextlib.ExitStack, plans, jobs: int, config: ReportConfig):
     from .engine import KernelPool
 
-    size = min(jobs, sum(1 for p in plans if not p[3].reuse))
+    size = min(jobs, sum(1 for p in plans if p.runs))
     return stack.enter_context(KernelPool(size, config.notebooks_dir))
 
 
 def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial, log):
     """Bring in the reused sections, render, and swap the new results in (or keep the old on failure)."""
-    for section, _, key, verdict, before in plans:
-        if verdict.reuse:
-            shutil.copy2(out / SECTIONS_DIR / section.executed_name, staging / section.executed_name)
-            results[section.id] = SectionResult(section, "reused", "unchanged", before.get("seconds", 0.0),
-                                                key, before.get("inputs", {}))
-    failures = [results[p[0].id] for p in plans if results[p[0].id].state == "failed"]
+    for plan in plans:
+        if not plan.runs:
+            name = plan.section.executed_name
+            shutil.copy2(out / SECTIONS_DIR / name, staging / name)
+            results[plan.section.id] = SectionResult(plan.section, "reused", "unchanged", plan.before.get("seconds", 0.0),
+                                                     plan.key, plan.before.get("inputs", {}))
+    failures = [results[p.section.id] for p in plans if results[p.section.id].state == "failed"]
     if failures:
         failed_dir = out / FAILED_DIR
         shutil.rmtree(failed_dir, ignore_errors=True)
@@ -339,7 +355,7 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
     from .render import render_report
 
     executed, failed = {}, {}
-    for section, *_ in plans:
+    for section in (p.section for p in plans):
         result = results[section.id]
         if result.state == "failed":
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
@@ -380,7 +396,7 @@ def _write_manifest(out, year, data_dir, data_print, tables_with_rows, plans, re
                 "key": key,
                 "inputs": results[section.id].inputs,
             }
-            for section, parameters, key, _, _ in plans
+            for section, parameters, key in ((p.section, p.parameters, p.key) for p in plans)
         },
     }
     write_atomic(out / manifest.MANIFEST, json.dumps(record, ensure_ascii=False, indent=2))
