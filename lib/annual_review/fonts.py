@@ -149,6 +149,10 @@ def embedded_font_css(text: str, cache_dir: Path | None = None) -> str:
     face = _open_face(font)
     options = subset.Options()
     options.flavor = "woff"  # zlib-compressed; WOFF2 would need brotli
+    # A fallback face for Chinese text set horizontally: hints and layout features add half
+    # the size and time and change nothing a reader would see.
+    options.hinting = False
+    options.layout_features = []
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=wanted)
     subsetter.subset(face)
