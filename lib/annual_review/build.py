@@ -28,7 +28,7 @@ from pathlib import Path
 from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
 from .paths import available_years, resolve_year, year_dir
-from .exceptions import BuildError
+from .exceptions import BuildError, DataError
 
 REPORT_FILE = "report.html"
 SECTIONS_DIR = "sections"
@@ -258,6 +258,8 @@ def build_year(
             from .data import check_year
 
             tables = check_year(data_dir, year)
+            if not config.allow_personal_data:
+                _refuse_personal_data(_narrative_findings(data_dir, year))
             known_rows = sorted(name for name, table in tables.items() if len(table))
         outline = config.for_year(set(known_rows))
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
@@ -288,6 +290,22 @@ def build_year(
                            render_key, allow_partial, log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _narrative_findings(data_dir: Path, year: int) -> list:
+    from .privacy import scan_lines
+
+    folder = year_dir(data_dir, year) / "narrative"
+    return [f for path in sorted(folder.glob("*.md")) for f in scan_lines(path.read_text(encoding="utf-8-sig"), str(path))]
+
+
+def _refuse_personal_data(findings: list) -> None:
+    if findings:
+        raise DataError(
+            ["Personal data found; nothing was published (发现个人信息，报告未生成). Remove it, or set "
+             "'allow_personal_data: true' in the report config if it must be published:"]
+            + [f"  - {f}" for f in findings]
+        )
 
 
 def _prepare_render() -> None:
@@ -361,6 +379,8 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
         else:
             executed[section.id] = nbformat.read(staging / section.executed_name, as_version=4)
+    if not outline.allow_personal_data:
+        _refuse_personal_data(_report_findings(outline, executed))
     ran = sum(1 for r in results.values() if r.state == "ran")
     commit = manifest.git_commit(Path(__file__).parent)
     provenance = (
@@ -370,6 +390,23 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
         + "。"
     )
     return render_report(outline, year, executed, provenance=provenance, failed=failed, cache_dir=cache_dir)
+
+
+def _report_findings(outline: ReportConfig, executed: dict) -> list:
+    """Personal data in what the sections show (values from tables as well as narrative)."""
+    from bs4 import BeautifulSoup
+
+    from .privacy import scan
+    from .render import report_outputs
+
+    findings = []
+    for section in outline.executable_sections():
+        for output in report_outputs(executed.get(section.id)) if section.id in executed else []:
+            markup = output.get("data", {}).get("text/html")
+            if markup:
+                text = BeautifulSoup(markup, "html.parser").get_text(" ")
+                findings += scan(text, f"section '{section.id}' ({section.notebook.name})")
+    return findings
 
 
 def _write_manifest(out, year, data_dir, data_print, tables_with_rows, plans, results, render_key) -> None:

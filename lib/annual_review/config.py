@@ -21,7 +21,7 @@ DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
 _SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires"}
-_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections"}
+_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class ReportConfig:
     numbering: tuple[str, ...]
     notebooks_dir: Path
     sections: tuple[Section, ...]
+    allow_personal_data: bool = False  # publish ID numbers, mobile numbers, e-mails found in the text
 
     def title(self, year: int) -> str:
         return self.title_pattern.format(body=self.body, year=year)
@@ -177,4 +178,5 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
         numbering=numbering,
         notebooks_dir=notebooks_dir,
         sections=sections,
+        allow_personal_data=bool(raw.get("allow_personal_data", False)),
     )
