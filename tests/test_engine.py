@@ -204,3 +204,16 @@ def test_two_builds_at_once_do_not_corrupt_the_output(project):
     assert "another build is writing here" in second.stderr and f"pid {first.pid}" in second.stderr
     assert first.wait(timeout=300) == 0
     assert (project / "outputs" / "2020" / "report.html").is_file()
+
+
+def test_several_years_in_one_build(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2022")
+    (root / "data" / "2022" / "narrative" / "item1.md").write_text("第二年。\n", encoding="utf-8")
+    for args in (["--year", "2021", "2022"], ["--all"]):
+        out = tmp_path / f"out{len(args)}"
+        result = run_cli("build", *args, "--output-dir", str(out), cwd=root)
+        assert result.returncode == 0, result.stderr
+        assert "第1项。" in visible_text((out / "2021" / "report.html").read_text(encoding="utf-8"))
+        assert "第二年。" in visible_text((out / "2022" / "report.html").read_text(encoding="utf-8"))
+        assert result.stdout.count("Report written:") == 2
