@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -66,3 +67,12 @@ def built_2020(tmp_path_factory):
     assert result.returncode == 0, result.stdout + result.stderr
     report = out / "2020" / "report.html"
     return {"out": out, "report": report, "html": report.read_text(encoding="utf-8"), "stdout": result.stdout}
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A writable copy of the project's config, notebooks and data, to change or break at will."""
+    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
+    shutil.copytree(DATA, tmp_path / "data")
+    shutil.copy(CONFIG, tmp_path / "report.yml")
+    return tmp_path

@@ -7,16 +7,8 @@ import textwrap
 import nbformat
 import pytest
 
-from conftest import CONFIG, DATA, FIXTURES, NOTEBOOKS, run_cli, squash, visible_text
+from conftest import FIXTURES, run_cli, squash, visible_text
 
-
-@pytest.fixture
-def project(tmp_path):
-    """A copy of the project's config, notebooks and data, to break at will."""
-    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
-    shutil.copytree(DATA, tmp_path / "data")
-    shutil.copy(CONFIG, tmp_path / "report.yml")
-    return tmp_path
 
 
 def test_a_failing_section_is_named_and_the_last_good_report_kept(project):

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -16,15 +15,8 @@ import pytest
 
 from annual_review import manifest
 from annual_review.build import build
-from conftest import CONFIG, DATA, FIXTURES, NOTEBOOKS, REPO, run_cli, squash, visible_text
+from conftest import FIXTURES, run_cli, squash, visible_text
 
-
-@pytest.fixture
-def project(tmp_path):
-    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
-    shutil.copytree(DATA, tmp_path / "data")
-    shutil.copy(CONFIG, tmp_path / "report.yml")
-    return tmp_path
 
 
 def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]]) -> Path:

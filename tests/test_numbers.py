@@ -79,7 +79,7 @@ def test_percent():
 
 
 @pytest.mark.parametrize(
-    "months, expected", [(range(1, 11), "1至10月"), ([10, 1, 4], "1至10月"), ([3], "3月"), ({6, 6}, "6月")]
+    "months, expected", [(range(1, 11), "1至10月"), ([10, 1, 4], "1至10月"), ([3], "3月"), ([6, 6], "6月")]
 )
 def test_month_span(months, expected):
     assert numbers.month_span(months) == expected

@@ -1,11 +1,10 @@
 """No personal data is published by accident: ID numbers, mobile numbers and e-mails stop the build."""
 
-import shutil
 
 import pytest
 
 from annual_review.privacy import scan, valid_id_number
-from conftest import CONFIG, DATA, NOTEBOOKS, run_cli
+from conftest import run_cli
 
 # GB 11643 sample number from the standard's worked example, and the same with a wrong check digit.
 VALID_ID = "11010519491231002X"
@@ -36,13 +35,6 @@ def test_findings_are_masked_in_messages():
     finding = scan("13812345678", "x.md, line 3")[0]
     assert str(finding) == "x.md, line 3: 手机号码 (mobile number) 138*****678"
 
-
-@pytest.fixture
-def project(tmp_path):
-    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
-    shutil.copytree(DATA, tmp_path / "data")
-    shutil.copy(CONFIG, tmp_path / "report.yml")
-    return tmp_path
 
 
 def test_the_build_refuses_personal_data_in_a_narrative_naming_file_and_line(project):
