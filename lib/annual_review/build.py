@@ -98,6 +98,19 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _lock_file(handle) -> None:
+    """Take an exclusive, non-blocking lock on an open file; raise OSError if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class _Lock:
     """An exclusive lock on an output folder, so two builds never write it at once."""
 
@@ -106,13 +119,11 @@ class _Lock:
         self.handle = None
 
     def __enter__(self):
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _lock_file(self.handle)
+        except OSError:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
