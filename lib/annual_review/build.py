@@ -31,6 +31,7 @@ from .paths import available_years, resolve_year, year_dir
 from .exceptions import BuildError, DataError
 
 REPORT_FILE = "report.html"
+FORMATS = {"html": REPORT_FILE, "docx": "report.docx"}  # every format comes from the one rendered report
 SECTIONS_DIR = "sections"
 FAILED_DIR = "failed"
 LOCK_FILE = ".lock"
@@ -84,14 +85,14 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so readers never see half a file."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; a report is for sharing
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -252,9 +253,10 @@ def build_year(
     jobs: int | None = None,
     force: bool = False,
     allow_partial: bool = False,
+    formats: tuple[str, ...] = ("html",),
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Build ``year``'s report into ``output_dir/<year>/``; return the report's path."""
+    """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path."""
     out = output_dir / str(year)
     jobs = jobs or os.cpu_count() or 1
     with _Lock(out), contextlib.ExitStack() as kernels:
@@ -279,9 +281,10 @@ def build_year(
         for plan in plans:
             if not plan.runs:
                 progress.report(SectionResult(plan.section, "reused", "unchanged", key=plan.key))
-        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial)
+        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial, sorted(formats))
         report = out / REPORT_FILE
-        if not any(p.runs for p in plans) and previous.get("render") == render_key and report.is_file():
+        up_to_date = all((out / FORMATS[f]).is_file() for f in formats) and report.is_file()
+        if not any(p.runs for p in plans) and previous.get("render") == render_key and up_to_date:
             progress.close()
             log("Nothing changed: the report is up to date.")
             return report
@@ -298,7 +301,7 @@ def build_year(
                 progress.close()
                 kernels.close()  # shut the kernels down before rendering
             return _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging,
-                           render_key, allow_partial, log)
+                           render_key, allow_partial, formats, log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -336,7 +339,8 @@ def _start_pool(stack: contextlib.ExitStack, plans, jobs: int, config: ReportCon
     return stack.enter_context(KernelPool(size, config.notebooks_dir))
 
 
-def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial, log):
+def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial,
+            formats, log):
     """Bring in the reused sections, render, and swap the new results in (or keep the old on failure)."""
     for plan in plans:
         if not plan.runs:
@@ -363,6 +367,11 @@ def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results
         log(summary)
     report = out / REPORT_FILE
     report_html = _render(outline, year, data_dir, staging, plans, results, out.parent / ".cache")
+    extra = {}
+    if "docx" in formats:
+        from .word import docx_bytes
+
+        extra[FORMATS["docx"]] = docx_bytes(report_html)
     # Swap in: the executed notebooks, then the report, then the record of both.
     old = out / f".{SECTIONS_DIR}.old-{os.getpid()}"
     if (out / SECTIONS_DIR).exists():
@@ -371,6 +380,8 @@ def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results
     shutil.rmtree(old, ignore_errors=True)
     if not failures:
         shutil.rmtree(out / FAILED_DIR, ignore_errors=True)
+    for name, content in extra.items():
+        write_atomic(out / name, content)
     write_atomic(report, report_html)
     _write_manifest(out, year, data_dir, data_print, known_rows, plans, results, None if failures else render_key)
     if failures:
@@ -460,6 +471,7 @@ def build(
     jobs: int | None = None,
     force: bool = False,
     allow_partial: bool = False,
+    formats: tuple[str, ...] = ("html",),
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
@@ -470,6 +482,7 @@ def build(
     else:
         resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
     return [
-        build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, allow_partial=allow_partial, log=log)
+        build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, allow_partial=allow_partial,
+                   formats=formats, log=log)
         for year in resolved
     ]

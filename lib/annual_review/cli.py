@@ -12,6 +12,16 @@ from .config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 from .exceptions import AnnualReviewError
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    from .build import FORMATS
+
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown format {unknown or text!r}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annual-review",
@@ -26,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
     build.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
     build.add_argument("--all", action="store_true", help="build every year in the data folder")
+    build.add_argument("--format", default="html", type=_formats,
+                       help="comma-separated outputs: html, docx (default: html); all from one execution")
     build.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
     build.add_argument("--allow-partial", action="store_true",
@@ -59,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             from .build import build
 
             reports = build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
-                            jobs=args.jobs, force=args.force, allow_partial=args.allow_partial)
+                            jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format)
+            from .build import FORMATS
+
             for report in reports:
-                print(f"Report written: {report}")
+                for fmt in args.format:
+                    print(f"Report written: {report.with_name(FORMATS[fmt])}")
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
