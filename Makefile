@@ -8,10 +8,12 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.ready
 ARGS ?=
+# System libraries: Pango and HarfBuzz's subsetter for PDF output (WeasyPrint), poppler to test the PDF.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup report test bench lab clean distclean
+.PHONY: help setup system-deps report test bench lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +28,18 @@ $(READY): pyproject.toml
 	  { echo "No Chinese system font found: installing Noto Sans CJK (SIL OFL) into $(VENV)"; \
 	    $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,fonts]'; }
 	$(PY) -m annual_review fonts
+	@$(MAKE) --no-print-directory system-deps
 	@touch $@
+
+system-deps: ## install the system libraries PDF output and its tests use (Debian/Ubuntu, as root), if missing
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+	  echo "PDF output needs these system packages (or your system's equivalents):$$missing"; \
+	fi
 
 setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none
 

@@ -58,10 +58,11 @@ def test_chinese_text_names_an_east_asian_font(document):
     assert document.styles["Heading 1"].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsia")) == "黑体"
 
 
-def test_build_writes_word_from_the_same_execution(project):
-    result = run_cli("build", "--format", "html,docx", cwd=project)
+def test_build_writes_every_format_from_the_same_execution(project):
+    result = run_cli("build", "--format", "html,pdf,docx", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert (project / "outputs" / "2020" / "report.docx").is_file()
-    assert "report.docx" in result.stdout
-    again = run_cli("build", "--format", "html,docx", cwd=project)
+    for name in ("report.html", "report.pdf", "report.docx"):
+        assert (project / "outputs" / "2020" / name).is_file()
+        assert name in result.stdout
+    again = run_cli("build", "--format", "html,pdf,docx", cwd=project)
     assert "Nothing changed" in again.stdout  # no second execution for the second format

@@ -31,7 +31,7 @@ from .paths import available_years, resolve_year, year_dir
 from .exceptions import BuildError, DataError
 
 REPORT_FILE = "report.html"
-FORMATS = {"html": REPORT_FILE, "docx": "report.docx"}  # every format comes from the one rendered report
+FORMATS = {"html": REPORT_FILE, "pdf": "report.pdf", "docx": "report.docx"}  # all from the one rendered report
 SECTIONS_DIR = "sections"
 FAILED_DIR = "failed"
 LOCK_FILE = ".lock"
@@ -368,6 +368,10 @@ def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results
     report = out / REPORT_FILE
     report_html = _render(outline, year, data_dir, staging, plans, results, out.parent / ".cache")
     extra = {}
+    if "pdf" in formats:
+        from .pdf import pdf_bytes
+
+        extra[FORMATS["pdf"]] = pdf_bytes(report_html)
     if "docx" in formats:
         from .word import docx_bytes
 

@@ -7,7 +7,7 @@ and notebooks. Another body's report is another config, not another library.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -21,7 +21,18 @@ DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
 _SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires"}
-_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data"}
+_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document"}
+# The printed page (PDF and the browser's print), after GB/T 9704 for official documents.
+DEFAULT_DOCUMENT = {
+    "page": "A4",
+    "margins": {"top": "37mm", "bottom": "35mm", "left": "28mm", "right": "26mm"},
+    "title_font": "方正小标宋简体",
+    "title_size": "22pt",  # 二号
+    "heading_fonts": ["黑体", "楷体"],  # level 1, level 2; deeper levels use the body font
+    "body_font": "仿宋_GB2312",
+    "body_size": "16pt",  # 三号
+    "line_height": "28pt",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class ReportConfig:
     notebooks_dir: Path
     sections: tuple[Section, ...]
     allow_personal_data: bool = False  # publish ID numbers, mobile numbers, e-mails found in the text
+    # The printed page: DEFAULT_DOCUMENT with the config's changes.
+    document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
 
     def title(self, year: int) -> str:
         return self.title_pattern.format(body=self.body, year=year)
@@ -179,4 +192,5 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
         notebooks_dir=notebooks_dir,
         sections=sections,
         allow_personal_data=bool(raw.get("allow_personal_data", False)),
+        document={**DEFAULT_DOCUMENT, **(raw.get("document") or {})},
     )

@@ -97,6 +97,33 @@ def assemble(
     return combined, toc
 
 
+def print_css(document: dict) -> str:
+    """The printed page's CSS from the config's ``document`` settings (page, margins, fonts, sizes)."""
+    margins = document["margins"]
+    headings = list(document["heading_fonts"]) + [document["body_font"]] * 2
+
+    def family(name: str) -> str:
+        return f'"{name}", var(--fallback)'
+
+    return f"""
+@page {{
+  size: {document["page"]};
+  margin: {margins["top"]} {margins["right"]} {margins["bottom"]} {margins["left"]};
+  @bottom-center {{ content: "— " counter(page) " —"; font-size: 14pt; font-family: "Times New Roman", serif; }}
+}}
+@page :first {{ @bottom-center {{ content: none; }} }}
+@media print {{
+  html {{ font-size: {document["body_size"]}; }}
+  body {{ font-family: {family(document["body_font"])}; line-height: {document["line_height"]}; }}
+  .ar-title h1 {{ font-family: {family(document["title_font"])}; font-size: {document["title_size"]}; }}
+  h2 {{ font-family: {family(headings[0])}; }}
+  h3 {{ font-family: {family(headings[1])}; }}
+  h2, h3, h4, h5, h6 {{ break-after: avoid; page-break-after: avoid; }}
+  p {{ orphans: 2; widows: 2; }}
+}}
+"""
+
+
 def render_report(
     config: ReportConfig,
     year: int,
@@ -123,7 +150,8 @@ def render_report(
         "title": config.title(year),
         "lang": config.language,
         "toc": toc,
-        "css": (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8"),
+        "css": (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8")
+        + print_css(config.document),
         "built_at": built_at.strftime("%Y-%m-%d %H:%M"),
         "provenance": provenance,
     }
