@@ -209,3 +209,27 @@ def test_several_years_in_one_build(tmp_path):
         assert "第1项。" in visible_text((out / "2021" / "report.html").read_text(encoding="utf-8"))
         assert "第二年。" in visible_text((out / "2022" / "report.html").read_text(encoding="utf-8"))
         assert result.stdout.count("Report written:") == 2
+
+
+def test_a_required_section_that_shows_nothing_stops_publication(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {}), ("乙", "silent.ipynb", {})])
+    config = root / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("notebook: silent.ipynb", "notebook: silent.ipynb\n    required: true"),
+                      encoding="utf-8")
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1
+    assert "Required section(s) showed nothing" in result.stderr and "'item2' (silent.ipynb)" in result.stderr
+    assert not (tmp_path / "out" / "2021" / "report.html").exists()
+
+
+def test_the_index_lists_every_built_year_with_its_files(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2022")
+    out = tmp_path / "out"
+    assert run_cli("build", "--all", "--format", "html,docx", "--output-dir", str(out), cwd=root).returncode == 0
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.index("<td>2022</td>") < index.index("<td>2021</td>")  # the latest first
+    for year in ("2021", "2022"):
+        assert f'href="{year}/report.html"' in index and f'href="{year}/report.docx"' in index
+    assert 'href="2021/report.pdf"' not in index  # only the files that were built
+    assert "生成时间" in index and 'lang="zh-CN"' in index

@@ -253,7 +253,7 @@ def build_year(
     jobs: int | None = None,
     force: bool = False,
     allow_partial: bool = False,
-    formats: tuple[str, ...] = ("html",),
+    formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
 ) -> Path:
     """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path."""
@@ -396,7 +396,7 @@ def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results
 def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: Path) -> str:
     import nbformat
 
-    from .render import render_report
+    from .render import render_report, report_outputs
 
     executed, failed = {}, {}
     for section in (p.section for p in plans):
@@ -405,6 +405,10 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
         else:
             executed[section.id] = nbformat.read(staging / section.executed_name, as_version=4)
+    empty = [s for s in outline.executable_sections() if s.required and s.id in executed and not report_outputs(executed[s.id])]
+    if empty:
+        raise BuildError("Required section(s) showed nothing for the report; it was not published: "
+                         + ", ".join(f"'{s.id}' ({s.notebook.name})" for s in empty))
     if not outline.allow_personal_data:
         _refuse_personal_data(_report_findings(outline, executed))
     ran = sum(1 for r in results.values() if r.state == "ran")
@@ -475,18 +479,63 @@ def build(
     jobs: int | None = None,
     force: bool = False,
     allow_partial: bool = False,
-    formats: tuple[str, ...] = ("html",),
+    formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
     config = load_config(config_path)
+    if "pdf" in formats:
+        from .pdf import check_pdf_support
+
+        check_pdf_support()  # before any work: say now if this machine cannot make a PDF
     data_dir, output_dir = Path(data_dir).resolve(), Path(output_dir).resolve()
     if all_years:
         resolved = available_years(data_dir)
     else:
         resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
-    return [
-        build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, allow_partial=allow_partial,
-                   formats=formats, log=log)
-        for year in resolved
-    ]
+    reports = []
+    try:
+        for year in resolved:
+            reports.append(build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
+                                      allow_partial=allow_partial, formats=formats, log=log))
+    finally:
+        write_index(output_dir, config)
+    return reports
+
+
+def write_index(output_dir: Path, config: ReportConfig) -> Path | None:
+    """``<output_dir>/index.html``: every built year, with links to its HTML, PDF and Word files and the build date."""
+    import html
+
+    if not output_dir.is_dir():
+        return None
+    rows = []
+    for folder in sorted((p for p in output_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
+        record = manifest.read(folder)
+        if not (folder / REPORT_FILE).is_file() or not record:
+            continue
+        links = " ".join(
+            f'<a href="{folder.name}/{name}">{label}</a>'
+            for label, name in (("网页版", REPORT_FILE), ("PDF", FORMATS["pdf"]), ("Word", FORMATS["docx"]))
+            if (folder / name).is_file()
+        )
+        built = html.escape(str(record.get("built_at", ""))[:16].replace("T", " "))
+        title = html.escape(config.title(int(folder.name)))
+        rows.append(f"<tr><td>{folder.name}</td><td>{title}</td><td>{links}</td><td>{built}</td></tr>")
+    if not rows:
+        return None
+    page = f"""<!DOCTYPE html>
+<html lang="{html.escape(config.language)}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(config.body)}法治政府建设年度报告</title>
+<style>body {{ font-family: sans-serif; margin: 2em auto; max-width: 48em; }} table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ccc; padding: 0.4em; text-align: left; }}</style></head>
+<body><h1>{html.escape(config.body)}法治政府建设年度报告</h1>
+<table><thead><tr><th scope="col">年度</th><th scope="col">报告</th><th scope="col">文件</th><th scope="col">生成时间</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""
+    index = output_dir / "index.html"
+    write_atomic(index, page)
+    return index

@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
     build.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
     build.add_argument("--all", action="store_true", help="build every year in the data folder")
-    build.add_argument("--format", default="html", type=_formats,
-                       help="comma-separated outputs: html, pdf, docx (default: html); all from one execution")
+    build.add_argument("--format", default=("html", "pdf"), type=_formats,
+                       help="comma-separated outputs: html, pdf, docx (default: html,pdf); all from one execution")
     build.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
     build.add_argument("--allow-partial", action="store_true",
