@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.ready
 ARGS ?=
-# System libraries: Pango and HarfBuzz's subsetter for PDF output (WeasyPrint), poppler to test the PDF.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+# System packages: Pango and HarfBuzz's subsetter for PDF output (WeasyPrint); poppler and Chromium for the tests.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
@@ -31,14 +31,14 @@ $(READY): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	@touch $@
 
-system-deps: ## install the system libraries PDF output and its tests use (Debian/Ubuntu, as root), if missing
+system-deps: ## install the system packages PDF output and the tests use (Debian/Ubuntu, as root), if missing
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing system packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-	  echo "PDF output needs these system packages (or your system's equivalents):$$missing"; \
+	  echo "PDF output and the tests need these system packages (or your system's equivalents):$$missing"; \
 	fi
 
 setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none

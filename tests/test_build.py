@@ -2,6 +2,7 @@
 
 import re
 import shutil
+from html.parser import HTMLParser
 import textwrap
 
 import nbformat
@@ -119,3 +120,24 @@ def test_a_character_no_font_can_draw_fails_the_build(project):
     assert result.returncode == 1
     assert "U+13000" in result.stderr and "would print as boxes" in result.stderr
     assert not (project / "outputs" / "2020" / "report.html").exists()
+
+
+def test_markup_in_narrative_shows_as_text_and_runs_nothing(project):
+    path = project / "data" / "2020" / "narrative" / "opening.md"
+    hostile = '<script>alert(1)</script> <img src=x onerror="alert(2)"> [点击](javascript:alert(3))'
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + hostile + "\n", encoding="utf-8")
+    assert run_cli("build", "--format", "html", cwd=project).returncode == 0
+    html = (project / "outputs" / "2020" / "report.html").read_text(encoding="utf-8")
+
+    class Tags(HTMLParser):
+        found: list = []
+
+        def handle_starttag(self, tag, attrs):
+            self.found.append((tag, dict(attrs)))
+
+    tags = Tags()
+    tags.feed(html)
+    assert not [t for t, _ in tags.found if t == "script"]
+    assert not [a for _, attrs in tags.found for a in attrs if a.startswith("on")]
+    assert not [v for _, attrs in tags.found for v in attrs.values() if v and "javascript:" in v]
+    assert hostile.replace('"', "") in visible_text(html).replace('"', "")  # shown to the reader as the text it is
