@@ -45,3 +45,12 @@ def test_markup_in_data_or_narrative_is_shown_as_text():
     html = to_html(render_text("{{ name }} and <img src=x onerror=alert(1)>", {"name": "<script>alert(1)</script>"}))
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "&lt;img" in html
+
+
+def test_table_cells_from_data_are_shown_as_text():
+    from annual_review.elements import table_html
+
+    table = pd.DataFrame({"单位": ['<script>alert(1)</script>', '<img src=x onerror="alert(2)">'], "次数": [1, 2]})
+    html = table_html(table, caption="<b>标题</b>")
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html
