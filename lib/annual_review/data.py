@@ -41,7 +41,7 @@ def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
         if csv_path.is_file():
             raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
                                                      f"in {WORKBOOK}; keep one of them)")])
-        if spec.optional and spec.title not in workbook_sheets(workbook) and spec.name not in workbook_sheets(workbook):
+        if spec.optional and not {spec.title, spec.name} & set(workbook_sheets(workbook)):
             return None
         return read_sheet(workbook, (spec.name, spec.title))
     if not csv_path.is_file():

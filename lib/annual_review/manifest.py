@@ -57,6 +57,7 @@ def environment_fingerprint() -> str:
     return digest(versions(), sys.executable)
 
 
+@functools.cache
 def git_commit(where: Path) -> str | None:
     """The commit of the checkout ``where`` is in, with '+dirty' if it has uncommitted changes."""
     try:

@@ -8,6 +8,7 @@ point at the cell to fix.
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -112,20 +113,23 @@ def _cell_text(value) -> str:
 
 
 def _open(path: Path, **options):
+    stat = path.stat()
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path, mtime_ns: int, size: int, options: tuple):
+    """A workbook, read once however many of its sheets are wanted (again if the file changes)."""
     import openpyxl
 
     try:
-        return openpyxl.load_workbook(path, **options)
+        return openpyxl.load_workbook(path, **dict(options))
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException …
         raise SourceError([Problem(str(path), f"无法作为 .xlsx 工作簿打开 (not a readable .xlsx workbook: {exc})")]) from None
 
 
 def workbook_sheets(path: Path) -> list[str]:
-    workbook = _open(path, read_only=True)
-    try:
-        return list(workbook.sheetnames)
-    finally:
-        workbook.close()
+    return list(_open(path, data_only=True).sheetnames)
 
 
 def read_sheet(path: Path, names: tuple[str, ...]) -> RawTable:
