@@ -26,7 +26,7 @@ from . import numbers, tracking
 from .exceptions import NarrativeError
 
 POINT_STYLE = "{cn}是"
-_POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.*)$")
+POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.*)$")  # "1. 内容": a point, written 一是内容
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 # Characters that would start Markdown syntax if a figure or name from data held them.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#!])")
@@ -107,7 +107,7 @@ def number_points(markdown: str, style: str = POINT_STYLE) -> str:
     """Turn ``1. …`` points into paragraphs 一是…, 二是…; each run of points counts from one."""
     out, count = [], 0
     for line in markdown.splitlines():
-        match = _POINT.match(line)
+        match = POINT.match(line)
         if match:
             count += 1
             out.extend([style.format(cn=numbers.cn_numeral(count)) + match["text"], ""])

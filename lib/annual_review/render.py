@@ -51,10 +51,10 @@ def report_outputs(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNod
 
 
 def _number_narrative(output, section: Section, counter: _Counter, anchor_prefix: str) -> None:
-    html = output["data"].get("text/html")
-    if not html or "ar-heading" not in html:
+    markup = output["data"].get("text/html")
+    if not markup or "ar-heading" not in markup:
         return
-    soup = BeautifulSoup(html, "html.parser")
+    soup = BeautifulSoup(markup, "html.parser")
     for i, tag in enumerate(soup.select(".ar-heading[data-depth]"), 1):
         level = min(section.level + int(tag["data-depth"]), MAX_LEVEL)
         tag.name = f"h{level + 1}"

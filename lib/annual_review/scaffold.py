@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .data import workbook_path, year_dir
 from .exceptions import DataError
-from .narrative import narrative_path
+from .narrative import POINT, narrative_path
 from .schemas import declarations
 from .workbook import write_workbook
 
@@ -26,14 +26,13 @@ FOLLOW_UP_DRAFT = (
     "正在推进{{ by_status.get('推进中', 0) }}项，尚未启动{{ by_status.get('未启动', 0) }}项。\n"
 )
 _HEADING = re.compile(r"^ {0,3}#\s+(?P<text>.+?)\s*#*\s*$")
-_POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.+)$")
 
 
 def plan_items(markdown: str) -> list[str]:
     """Last year's next-step measures: the narrative's top headings, or its points if it has none."""
     lines = markdown.splitlines()
     items = [m["text"] for m in map(_HEADING.match, lines) if m]
-    return items or [m["text"] for m in map(_POINT.match, lines) if m]
+    return items or [m["text"] for m in map(POINT.match, lines) if m and m["text"]]
 
 
 def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-steps") -> list[Path]:
