@@ -59,19 +59,11 @@ class Kernel:
 def _start(cwd: Path) -> Kernel:
     from jupyter_client.manager import KernelManager
 
-    class _Manager(KernelManager):
-        """Remembers the clients made for it, so each run's client can be closed after it."""
-
-        def client(self, **kwargs):
-            made = super().client(**kwargs)
-            self.clients.append(made)
-            return made
-
-    manager = _Manager(kernel_name=KERNEL_NAME)
-    manager.clients = []
+    manager = KernelManager(kernel_name=KERNEL_NAME)
     manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd))
     try:
         client = manager.blocking_client()
+        client.allow_stdin = False
         client.start_channels()
         client.wait_for_ready(timeout=60)
         kernel = Kernel(manager, client)
@@ -80,6 +72,33 @@ def _start(cwd: Path) -> Kernel:
     except BaseException:
         manager.shutdown_kernel(now=True)
         raise
+
+
+_ENGINE = "annual-review-warm"
+
+
+def _register_engine() -> None:
+    """A Papermill engine that runs a notebook through the warm kernel's own, already connected client.
+
+    Papermill's default engine opens a new client per notebook (channels, a readiness
+    handshake) even when handed a running kernel; this one reuses the pool's.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kc = kwargs.pop("kc")
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(nb_man, kernel_name=kernel_name, timeout=execution_timeout,
+                                             startup_timeout=start_timeout, log_output=log_output,
+                                             stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            client.kc = kc  # nbclient then uses it, and leaves it open, as the kernel is not its own
+            return client.execute()
+
+    papermill_engines.register(_ENGINE, WarmEngine)  # idempotent: a name maps to one engine
 
 
 class KernelPool:
@@ -148,6 +167,7 @@ class KernelPool:
         """
         import papermill
 
+        _register_engine()
         kernel = self._acquire()
         try:
             kernel.run(RESET.format(cwd=str(self.cwd)))
@@ -155,7 +175,9 @@ class KernelPool:
                 str(notebook),
                 str(target),
                 parameters=parameters,
+                engine_name=_ENGINE,
                 km=kernel.manager,
+                kc=kernel.client,
                 kernel_name=KERNEL_NAME,
                 progress_bar=False,
                 log_output=False,
@@ -164,11 +186,6 @@ class KernelPool:
             reads = kernel.run("", expressions={"reads": READS})["reads"]
             return json.loads(_literal(reads))
         finally:
-            # Papermill opened a client of its own on this kernel; close it rather than leak its sockets.
-            for client in kernel.manager.clients:
-                if client is not kernel.client:
-                    client.stop_channels()
-            kernel.manager.clients[:] = [kernel.client]
             self._idle.put(kernel)
 
 
