@@ -83,3 +83,51 @@ def test_percent():
 )
 def test_month_span(months, expected):
     assert numbers.month_span(months) == expected
+
+
+# Year-over-year, as the reports write it (issue #6): every expectation written by hand.
+@pytest.mark.parametrize(
+    "now, before, unit, options, expected",
+    [
+        (29, 26, "所", {}, "较上年增加3所、增长11.5%"),  # 3 / 26 = 11.538…%
+        (23, 29, "所", {}, "较上年减少6所、下降20.7%"),  # a negative change: 6 / 29 = 20.689…%
+        (424, 424, "人", {}, "与上年持平"),
+        (424, 424, "人", {"lead": ""}, "持平"),
+        (8, 0, "份", {}, "较上年增加8份"),  # a zero base: no rate
+        (0, 5, "份", {}, "较上年减少5份、下降100%"),
+        (0, 0, "份", {}, "与上年持平"),
+        (12, 8, "份", {"lead": ""}, "增加4份、增长50%"),
+        (200, 100, "次", {}, "较上年增加100次、增长100%"),
+        (731200, 697530, "元", {"scale": "万"}, "较上年增加3.367万元、增长4.8%"),  # 33670 / 697530 = 4.827%
+        (2750, 2618, "人次", {"digits": 2}, "较上年增加132人次、增长5.04%"),  # 132 / 2618 = 5.042%
+        (29, 26, "所", {"prefix": "，"}, "，较上年增加3所、增长11.5%"),
+        (5, 5, "份", {"prefix": "，"}, "，与上年持平"),
+        (29, None, "所", {"prefix": "，"}, ""),  # no previous figure: nothing is said, not even the comma
+        (None, 29, "所", {}, ""),
+    ],
+)
+def test_change(now, before, unit, options, expected):
+    assert numbers.change(now, before, unit, **options) == expected
+
+
+@pytest.mark.parametrize("bad", [(-1, 5), (5, float("nan")), ("5", 3)])
+def test_change_refuses_what_is_not_a_count(bad):
+    with pytest.raises(ValueError):
+        numbers.change(*bad)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (697530, "69.75万"),  # 69.753 → two decimals
+        (31200, "3.12万"),
+        (10000, "1万"),
+        (9999, "9999"),  # below 万: exact
+        (0, "0"),
+        (150_000_000, "1.5亿"),
+        (123_456_789, "1.23亿"),
+        (100_000_000, "1亿"),
+    ],
+)
+def test_scaled(value, expected):
+    assert numbers.scaled(value) == expected

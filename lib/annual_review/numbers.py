@@ -106,3 +106,48 @@ def month_span(months: list[int] | set[int]) -> str:
     if months[0] == months[-1]:
         return f"{months[0]}月"
     return f"{months[0]}至{months[-1]}月"
+
+
+def scaled(value: Real, digits: int = 2) -> str:
+    """A large figure in 万 or 亿 as reports write them, to ``digits`` decimals at most.
+
+    scaled(697530) → "69.75万"; scaled(123456789) → "1.23亿"; below 10,000 the exact figure.
+    """
+    _check_count(value, "scaled")
+    for size, name in _UNITS:
+        if value >= size:
+            text = f"{Decimal(str(value)) / size:.{digits}f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + name
+    return plain(value)
+
+
+def change(
+    now: Real | None,
+    before: Real | None,
+    unit: str = "",
+    *,
+    lead: str = "较上年",
+    scale: str = "",
+    digits: int = 1,
+    prefix: str = "",
+) -> str:
+    """This year against last, in the reports' phrasing; "" when there is nothing to compare.
+
+    change(29, 26, "所") → "较上年增加3所、增长11.5%"; change(3, 5, "份") → "较上年减少2份、下降40%";
+    change(424, 424, "人") → "与上年持平". With no previous figure (a first year, a new
+    indicator) it says nothing; from a zero base it gives the difference without a rate.
+    ``scale`` ("万", "亿") writes the difference in that unit: change(731200, 697530, "元", scale="万")
+    → "较上年增加3.367万元、增长4.8%". ``lead=""`` gives the short form for a table column;
+    ``prefix`` (say "，") is written before the phrase only when there is one.
+    """
+    if now is None or before is None:
+        return ""
+    _check_count(now, "change")
+    _check_count(before, "change")
+    if now == before:
+        return prefix + ("与上年持平" if lead else "持平")
+    verb, rate_verb = ("增加", "增长") if now > before else ("减少", "下降")
+    phrase = f"{lead}{verb}{plain(abs(now - before), scale)}{unit}"
+    if before:
+        phrase += f"、{rate_verb}{percent(abs(now - before), before, digits)}"
+    return prefix + phrase
