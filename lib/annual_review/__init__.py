@@ -14,6 +14,10 @@ except PackageNotFoundError:  # imported from a source tree that was not install
 
 _EXPORTS = {
     "bar_chart": "charts",
+    "trend_chart": "charts",
+    "headline": "data",
+    "load_history": "data",
+    "load_previous": "data",
     "available_years": "data",
     "load_table": "data",
     "month_labels": "data",
@@ -22,7 +26,9 @@ _EXPORTS = {
     "select": "data",
     "tally": "data",
     "total": "data",
+    "show_changes": "elements",
     "show_chart": "elements",
+    "show_trends": "elements",
     "show_follow_up": "elements",
     "show_narrative": "elements",
     "show_table": "elements",

@@ -419,7 +419,30 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
         + (f"，代码版本 {commit[:12]}" if commit else "")
         + "。"
     )
-    return render_report(outline, year, executed, provenance=provenance, failed=failed, cache_dir=cache_dir)
+    return render_report(outline, year, executed, provenance=provenance, data_notes=data_notes(data_dir, results.values()),
+                         failed=failed, cache_dir=cache_dir)
+
+
+PROVENANCE_FILE = "provenance.md"  # data/<year>/provenance.md: where that year's figures come from, for the footer
+
+
+def data_notes(data_dir: Path, results) -> list[str]:
+    """The provenance note of each year whose data the sections read (the report year, last year, …), newest first."""
+    years = set()
+    for result in results:
+        for path in result.inputs:
+            try:
+                first = Path(path).resolve().relative_to(data_dir.resolve()).parts[0]
+            except (ValueError, IndexError):
+                continue
+            if first.isdigit():
+                years.add(int(first))
+    notes = []
+    for each in sorted(years, reverse=True):
+        note = year_dir(data_dir, each) / PROVENANCE_FILE
+        if note.is_file():
+            notes.append(" ".join(note.read_text(encoding="utf-8-sig").split()))
+    return notes
 
 
 def _report_findings(outline: ReportConfig, executed: dict) -> list:

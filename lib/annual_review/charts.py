@@ -8,6 +8,7 @@ boxes, when a glyph is missing from the chosen font.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import pandas as pd
@@ -93,6 +94,65 @@ def bar_chart(
     fig.tight_layout(rect=(0, 0.04 if source else 0, 1, 1))
     fig.alt = _describe(wide, title, unit)
     plt.close(fig)  # the caller shows it; keep pyplot's global state clean
+    return fig
+
+
+def trend_chart(
+    history: pd.DataFrame,
+    *,
+    title: str,
+    indicators=(),
+    highlight: int | None = None,
+    source: str | None = None,
+    panel: str = "indicator",
+    value: str = "value",
+    unit: str = "unit",
+    columns: int = 3,
+):
+    """Small multiples: for each indicator, its value year by year, the ``highlight`` year in the strong colour.
+
+    ``history`` has one row per year and indicator (see :func:`annual_review.data.load_history`);
+    each panel is titled with the indicator and its unit and labels its bars (万 and 亿
+    for large figures). Returns a Figure carrying its ``alt`` text.
+    """
+    import matplotlib.pyplot as plt
+
+    from .numbers import scaled
+
+    missing = [c for c in ("year", panel, value, unit) if c not in history.columns]
+    if missing:
+        raise ChartError(f"trend_chart: the table has no column {missing} (it has {list(history.columns)})")
+    kept = set(history[panel])
+    names = [n for n in (list(indicators) or list(dict.fromkeys(history[panel]))) if n in kept]
+    if not names:
+        raise ChartError(f"trend_chart: no rows for any of {list(indicators)}")
+    apply_style()
+    years = sorted(history["year"].unique())
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.3 * rows + 0.6), squeeze=False)
+    described = []
+    for ax, name in zip(axes.flat, names):
+        series = history[history[panel] == name].set_index("year")
+        values = [float(series.at[y, value]) if y in series.index else 0.0 for y in years]
+        kept = [y in series.index for y in years]
+        colours = [PALETTE[0] if y == highlight else PALETTE[4] for y in years]
+        bars = ax.bar([f"{y}年" for y in years], values, color=colours, width=0.6)
+        ax.bar_label(bars, labels=[scaled(v) if k else "—" for v, k in zip(values, kept)], padding=2, fontsize=8)
+        name_unit = str(series[unit].iloc[-1])
+        ax.set_title(f"{name}（{name_unit}）", fontsize=9)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.margins(y=0.25)
+        ax.tick_params(axis="x", labelsize=8)
+        described.append(f"{name}：" + "，".join(f"{y}年{scaled(v)}{name_unit}" for y, v, k in zip(years, values, kept) if k))
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=12)
+    if source:
+        fig.text(0.01, 0.01, f"数据来源：{source}", fontsize=8, color="#555555")
+    fig.tight_layout(rect=(0, 0.03 if source else 0, 1, 1))
+    fig.alt = f"{title}。" + "；".join(described) + "。"
+    plt.close(fig)
     return fig
 
 

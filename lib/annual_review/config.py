@@ -20,7 +20,7 @@ DEFAULT_DATA_DIR = "data"
 DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
-_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required"}
+_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered"}
 _TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document"}
 # The printed page (PDF and the browser's print), after GB/T 9704 for official documents.
 DEFAULT_DOCUMENT = {
@@ -48,6 +48,7 @@ class Section:
     requires: str | None = None  # a table that must have rows in the year for this section to appear
     executed_name: str = ""  # file name of its executed notebook under outputs/<year>/sections/
     required: bool = False  # the report may not be published without this section's content
+    numbered: bool = True  # False: the heading stands without a number and the count skips it (an overview)
 
     def walk(self):
         yield self
@@ -176,6 +177,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
                     parameters=dict(item.get("parameters") or {}),
                     requires=str(item["requires"]) if item.get("requires") else None,
                     required=bool(item.get("required", False)),
+                    numbered=bool(item.get("numbered", True)),
                     children=children,
                 )
             )

@@ -310,8 +310,48 @@ def tally(
     return pd.concat(parts, axis=1).reset_index()
 
 
-def total(table: pd.DataFrame, value: str | None = None, *, where: Mapping[str, object] | None = None):
-    """How many rows (or the sum of ``value``) match ``where``; a plain int when whole."""
+def load_previous(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
+    """Table ``name`` for the year before ``year``; None when there is nothing to compare with.
+
+    None when ``data_dir`` has no folder for that year (``year`` is the first), or the
+    table is optional and that year does not keep it. A table present but invalid
+    raises DataError, as :func:`load_table` does.
+    """
+    before = int(year) - 1
+    if before not in available_years(data_dir):
+        return None
+    return _load_if_kept(data_dir, before, name)
+
+
+def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
+    """Table ``name`` for every year up to ``year`` that keeps it, one table with a leading ``year`` column."""
+    frames = []
+    for each in (y for y in available_years(data_dir) if y <= int(year)):
+        table = _load_if_kept(data_dir, each, name)
+        if table is not None:
+            frames.append(table.assign(year=each)[["year", *table.columns]])
+    if not frames:
+        raise DataError(f"{Path(data_dir)}: no year up to {year} keeps table '{name}'")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
+    """The table, or None if it is optional and ``year`` does not keep it (a new table is no zero)."""
+    table = load_table(data_dir, year, name)
+    spec = table_specs(data_dir)[name]
+    if spec.optional and _read_raw(Path(data_dir), year, spec) is None:
+        return None
+    return table
+
+
+def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mapping[str, object] | None = None):
+    """How many rows (or the sum of ``value``) match ``where``; a plain int when whole.
+
+    ``None`` for no table (no previous year to compare with) gives None, which the
+    year-over-year phrasing (:func:`annual_review.numbers.change`) reads as "nothing to say".
+    """
+    if table is None:
+        return None
     rows = select(table, where)
     result = rows[value].sum() if value else len(rows)
     return int(result) if float(result).is_integer() else float(result)
@@ -339,3 +379,38 @@ def month_labels(dates: pd.Series) -> pd.Categorical:
 def months_of(table: pd.DataFrame, column: str) -> list[int]:
     """The calendar months in which a date column has entries, in order."""
     return sorted(table[column].dropna().dt.month.unique().tolist())
+
+
+def headline(
+    history: pd.DataFrame,
+    year: int,
+    indicators: Sequence[str] = (),
+    *,
+    label: str = "indicator",
+    value: str = "value",
+    unit: str = "unit",
+) -> list[tuple[str, str, object, object]]:
+    """``(indicator, unit, this year, last year)`` for each headline indicator, from a :func:`load_history` table.
+
+    ``indicators`` picks and orders them (all of this year's, in table order, when
+    empty); last year is None where that year has no such row (a new indicator) or
+    there is no such year. An indicator the year does not keep (one added later) is left
+    out; a name that is not an indicator at all (a misspelling in the config) is an error.
+    """
+    now = history[history["year"] == int(year)].set_index(label)
+    before = history[history["year"] == int(year) - 1].set_index(label)
+    wanted = list(indicators) or list(now.index)
+    column = history[label]
+    known = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else list(dict.fromkeys(column))
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise DataError(f"headline indicators {unknown} are not indicators (known: {known})")
+    wanted = [i for i in wanted if i in now.index]
+
+    def whole(x):
+        return int(x) if float(x).is_integer() else float(x)
+
+    return [
+        (str(i), str(now.at[i, unit]), whole(now.at[i, value]), whole(before.at[i, value]) if i in before.index else None)
+        for i in wanted
+    ]

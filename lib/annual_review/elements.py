@@ -93,6 +93,45 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
     )
 
 
+def comparison_table(rows, year: int, *, label: str = "项目") -> pd.DataFrame:
+    """This year's figures beside last year's, with the change in words; rows are ``(label, unit, now, before)``.
+
+    Without any previous figure (a first year) only this year's column is kept; a row
+    whose previous figure is missing (a new indicator) shows "—", never a false change.
+    """
+    from .numbers import change
+
+    compare = any(before is not None for *_, before in rows)
+    records = []
+    for name, unit, now, before in rows:
+        record = {label: f"{name}（{unit}）" if unit else name, f"{year}年": now}
+        if compare:
+            record[f"{year - 1}年"] = "—" if before is None else before
+            record["较上年"] = change(now, before, unit, lead="") or "—"
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def show_changes(rows, *, year: int, caption: str, first_year: bool = False) -> None:
+    """Show a section's figures against last year's (see :func:`comparison_table`).
+
+    In a year with nothing to compare with it shows nothing, unless ``first_year`` asks
+    for this year's figures alone (the key-figures overview does).
+    """
+    if not first_year and all(before is None for *_, before in rows):
+        return
+    show_table(comparison_table(rows, year), caption=caption)
+
+
+def show_trends(history: pd.DataFrame, *, indicators=(), year: int, title: str, source: str | None = None) -> None:
+    """Show small trend charts, one per indicator, over every year in ``history``; nothing with a single year."""
+    from .charts import trend_chart
+
+    if history["year"].nunique() < 2:
+        return
+    show_chart(trend_chart(history, indicators=indicators, highlight=year, title=title, source=source))
+
+
 def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", section: str = "follow-up") -> None:
     """Report on last year's next-step measures: the narrative, with counts by status, and the list itself.
 

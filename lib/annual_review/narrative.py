@@ -10,6 +10,11 @@ Structure the renderer understands:
 * ``# 小标题`` – a heading one level below the section's own heading; ``##`` one below that.
   The report numbers headings ((一)、1. …) when it is assembled.
 * ``1. 内容`` – a point, written in the report as 一是内容, 二是内容 …
+
+Filters: more, over, nearly, plain, scaled, cn, percent, months, each (see
+:mod:`annual_review.numbers`), and ``change`` for the year before:
+``{{ loans | change(loans_last_year, "人") }}`` → 较上年增加24人、增长6%; nothing at all in a
+year with no previous figure, so let it write its own punctuation: ``{{ x | change(y, "所", prefix="，") }}``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ _FILTERS = {
     "plain": numbers.plain,
     "cn": numbers.cn_numeral,
     "percent": numbers.percent,
+    "scaled": numbers.scaled,
+    "change": numbers.change,
     "months": numbers.month_span,
     "each": _each,
 }

@@ -77,7 +77,7 @@ def assemble(
         anchor = f"s-{section.id}"
         heading = None
         if section.heading:
-            number = counter.next(section.level)
+            number = counter.next(section.level) if section.numbered else ""
             heading = {"number": number, "text": section.heading, "level": min(section.level, MAX_LEVEL), "id": anchor}
             toc.append(heading)
         if section.id in (failed or {}):
@@ -130,6 +130,7 @@ def render_report(
     executed: dict[str, nbformat.NotebookNode],
     *,
     provenance: str = "",
+    data_notes: list[str] | tuple[str, ...] = (),
     built_at: dt.datetime | None = None,
     failed: dict[str, str] | None = None,
     cache_dir: Path | None = None,
@@ -154,6 +155,7 @@ def render_report(
         + print_css(config.document),
         "built_at": built_at.strftime("%Y-%m-%d %H:%M"),
         "provenance": provenance,
+        "data_notes": list(data_notes),
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
