@@ -43,8 +43,8 @@ system-deps: ## install the system packages PDF output and the tests use (Debian
 
 setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none
 
-report: $(READY) ## build the latest year into outputs/<year>/report.html (ARGS="--year 2020 ..." to choose)
-	$(BIN)/annual-review build $(ARGS)
+report: $(READY) ## build every year into outputs/<year>/report.html and outputs/index.html (ARGS="--year 2020" to choose)
+	$(BIN)/annual-review build $(if $(ARGS),$(ARGS),--all)
 
 test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
 	$(PY) -m pytest $(ARGS)

@@ -69,10 +69,22 @@ def built_2020(tmp_path_factory):
     return {"out": out, "report": report, "html": report.read_text(encoding="utf-8"), "stdout": result.stdout}
 
 
+def copy_2020_data(target: Path) -> Path:
+    """Copy the shipped data to ``target`` with only 2020's year folder: the published year is then the latest."""
+    def others(folder, names):
+        return [n for n in names if n.isdigit() and n != "2020"] if Path(folder) == DATA else []
+
+    shutil.copytree(DATA, target, ignore=others)
+    return target
+
+
 @pytest.fixture
 def project(tmp_path):
-    """A writable copy of the project's config, notebooks and data, to change or break at will."""
+    """A writable copy of the project's config, notebooks and 2020 data, to change or break at will.
+
+    Only 2020, so that its latest year is the published one and the year before it does not exist.
+    """
     shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
-    shutil.copytree(DATA, tmp_path / "data")
+    copy_2020_data(tmp_path / "data")
     shutil.copy(CONFIG, tmp_path / "report.yml")
     return tmp_path

@@ -12,12 +12,14 @@ def test_the_seed_outline():
     assert config.title(2020) == "广州市从化区教育局2020年度法治政府建设情况报告"
     top = [(s.heading, s.level) for s in config.sections]
     follow_up = ("上年度工作措施落实情况", 1)  # only in years with last year's plans to follow up
-    assert top == [(None, 0), ("主要工作措施和成效。", 1), follow_up, ("主要存在问题。", 1), ("下一阶段工作措施", 1)]
+    overview = ("主要指标", 1)  # the key figures up front, without a number
+    assert top == [(None, 0), overview, ("主要工作措施和成效。", 1), follow_up, ("主要存在问题。", 1), ("下一阶段工作措施", 1)]
+    assert [s.numbered for s in config.sections] == [True, False, True, True, True, True]
     in_2020 = [(s.heading, s.level) for s in config.for_year({"licence_decisions"}).sections]
-    assert follow_up not in in_2020 and len(in_2020) == 4
-    measures = config.sections[1].children
+    assert follow_up not in in_2020 and len(in_2020) == 5
+    measures = config.sections[2].children
     assert len(measures) == 7 and all(s.level == 2 for s in measures)
-    assert [s.notebook.name for s in config.executable_sections()][:2] == ["00-opening.ipynb", "10-party-leadership.ipynb"]
+    assert [s.notebook.name for s in config.executable_sections()][:2] == ["00-opening.ipynb", "05-key-figures.ipynb"]
 
 
 @pytest.mark.parametrize(

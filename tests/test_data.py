@@ -51,11 +51,12 @@ def test_columns_are_typed_as_declared():
 
 
 def test_years_are_the_folders_present(data_dir):
-    assert data.available_years(data_dir) == [2020]
-    assert data.resolve_year(data_dir) == 2020
-    assert data.resolve_year(data_dir, 0) == 2020
-    with pytest.raises(DataError, match="no data for 2019"):
-        data.resolve_year(data_dir, 2019)
+    assert data.available_years(data_dir) == [2019, 2020, 2021]
+    assert data.resolve_year(data_dir) == 2021
+    assert data.resolve_year(data_dir, 0) == 2021
+    assert data.resolve_year(data_dir, 2020) == 2020
+    with pytest.raises(DataError, match="no data for 2018"):
+        data.resolve_year(data_dir, 2018)
 
 
 def test_every_bad_cell_is_reported_at_once_with_its_spreadsheet_row(data_dir):

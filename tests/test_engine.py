@@ -72,7 +72,7 @@ def test_what_is_reused_and_why(project, monkeypatch):
         return states(lines)
 
     first = run()
-    assert set(first.values()) == {"ran: no earlier result"} and len(first) == 10
+    assert set(first.values()) == {"ran: no earlier result"} and len(first) == 11
     manifest_record = json.loads((out / "2020" / "manifest.json").read_text(encoding="utf-8"))
     loans = str((project / "data" / "2020" / "student_loans.csv").resolve())
     assert loans in manifest_record["sections"]["dispute-resolution"]["inputs"]

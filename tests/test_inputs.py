@@ -14,7 +14,7 @@ import pytest
 from annual_review import cli, data
 from annual_review.schemas import table_specs
 from annual_review.workbook import write_workbook
-from conftest import DATA
+from conftest import DATA, copy_2020_data
 
 YEAR = 2020
 TABLES = ["licence_decisions", "preschool_aid", "student_loans", "tutoring_inspections", "key_figures"]
@@ -22,9 +22,7 @@ TABLES = ["licence_decisions", "preschool_aid", "student_loans", "tutoring_inspe
 
 @pytest.fixture
 def data_dir(tmp_path):
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
+    return copy_2020_data(tmp_path / "data")
 
 
 def validate(data_dir: Path, capsys) -> tuple[int, str]:

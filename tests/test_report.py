@@ -109,7 +109,7 @@ class _Images(HTMLParser):
 def test_charts_are_embedded_with_alt_text(built_2020):
     parser = _Images()
     parser.feed(built_2020["html"])
-    assert len(parser.images) == 3  # licences, pre-school aid, inspections
+    assert len(parser.images) == 4  # key-figure trends, licences, pre-school aid, inspections
     for image in parser.images:
         assert image["src"].startswith("data:image/png;base64,")
         assert image.get("alt")
@@ -120,7 +120,7 @@ def test_charts_are_embedded_with_alt_text(built_2020):
 def test_contents_links_reach_their_sections(built_2020):
     parser = _Images()
     parser.feed(built_2020["html"])
-    assert len(parser.links) == len(HEADINGS)
+    assert len(parser.links) == len(HEADINGS) + 1  # and 主要指标, the unnumbered overview
     assert all(target in parser.ids for target in parser.links)
 
 
@@ -135,7 +135,7 @@ def test_tables_show_the_registers_totals(text):
 def test_executed_notebooks_are_kept(built_2020):
     sections = sorted(p.name for p in (built_2020["out"] / "2020" / "sections").glob("*.ipynb"))
     assert sections[0] == "00-opening.ipynb" and sections[-1] == "90-next-steps.ipynb"
-    assert len(sections) == 10
+    assert len(sections) == 11
 
 
 def test_the_page_carries_the_chinese_glyphs_it_uses(built_2020):
