@@ -127,3 +127,36 @@ def test_data_readme_documents_every_declared_table_and_column():
             row = next((line for line in section.splitlines() if line.startswith(f"| `{column.name}` |")), None)
             assert row is not None, f"{spec.file}: column {column.name} is not documented"
             assert column.label in row and (column.unit or "—") in row
+
+
+# Reading a year against the one before (issue #6).
+
+
+def test_last_years_table_or_none_in_a_first_year():
+    loans_2019 = data.load_previous(DATA, 2020, "student_loans")
+    assert len(loans_2019) == 398  # 2019's register (data/README.md)
+    assert data.load_previous(DATA, 2019, "student_loans") is None  # no 2018 folder
+    assert data.total(None) is None and data.total(None, "amount_yuan") is None
+
+
+def test_an_optional_table_a_year_does_not_keep_is_none_not_an_empty_year():
+    assert data.load_previous(DATA, 2021, "follow_up") is None  # 2020 kept no follow-up list
+
+
+def test_history_has_a_year_column_and_stops_at_the_year():
+    history = data.load_history(DATA, 2020, "key_figures")
+    assert sorted(history["year"].unique()) == [2019, 2020]
+    assert list(history.columns[:2]) == ["year", "indicator"]
+    with pytest.raises(DataError, match="no year up to 2020 keeps table 'follow_up'"):
+        data.load_history(DATA, 2020, "follow_up")  # the first follow-up list is 2021's
+
+
+def test_headline_figures_with_last_year_and_new_indicators():
+    history = data.load_history(DATA, 2021, "key_figures")
+    rows = data.headline(history, 2020, ["助学贷款办理人数", "规范培训业务承诺书份数"])
+    assert rows == [("助学贷款办理人数", "人", 424, 398), ("规范培训业务承诺书份数", "份", 8, None)]
+    # 2019 did not keep the pledges: its overview leaves them out rather than show a zero.
+    assert [r[0] for r in data.headline(history, 2019, ["规范培训业务承诺书份数", "助学贷款办理人数"])] == ["助学贷款办理人数"]
+    assert data.headline(history, 2019, ["助学贷款办理人数"]) == [("助学贷款办理人数", "人", 398, None)]
+    with pytest.raises(DataError, match="'民办学校批准数'"):
+        data.headline(history, 2021, ["民办学校批准数"])  # a misspelt indicator in the config

@@ -21,7 +21,7 @@ def built(tmp_path_factory):
     result = run_cli("build", "--all", "--format", "html", "--output-dir", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     html = {year: (out / str(year) / "report.html").read_text(encoding="utf-8") for year in (2019, 2020, 2021)}
-    return {"html": html, "text": {year: squash(visible_text(page)) for year, page in html.items()}}
+    return {"html": html, "text": {year: squash(visible_text(page)) for year, page in html.items()}, "stdout": result.stdout}
 
 
 class _Tables(HTMLParser):
@@ -179,9 +179,36 @@ def test_2021_follows_up_2020s_next_steps(built):
     assert len(follow_up) == 1 + 6
 
 
+def test_the_build_says_which_parts_a_year_leaves_out(built):
+    # 2019 and 2020 keep no follow-up list (the published 2020 report has no such part); 2021 does.
+    for year in (2019, 2020):
+        assert f"Left out for {year}: '上年度工作措施落实情况' (its table 'follow_up' has no rows)" in built["stdout"]
+    assert "Left out for 2021" not in built["stdout"]
+    assert "上年度工作措施落实情况" not in built["text"][2020]
+
+
 def test_each_report_says_which_years_data_are_illustrative(built):
     footer = {year: squash(visible_text(page.split('<footer', 1)[1])) for year, page in built["html"].items()}
     assert "2019年数据为示例数据" in footer[2019] and "2020年" not in footer[2019]
     assert "2020年的合计数取自该局已公开发布的2020年度报告" in footer[2020]
     assert "2019年数据为示例数据" in footer[2020]  # 2020 is compared with it
     assert "2021年数据为示例数据" in footer[2021] and "2019年数据为示例数据" in footer[2021]  # the trend reads 2019
+
+
+def test_comparison_table_without_a_previous_year_keeps_only_this_year():
+    from annual_review.elements import comparison_table
+
+    table = comparison_table([("批准", "所", 26, None), ("资助", "人次", 2405, None)], 2019)
+    assert list(table.columns) == ["项目", "2019年"]
+    assert table.values.tolist() == [["批准（所）", 26], ["资助（人次）", 2405]]
+
+
+def test_comparison_table_marks_a_new_indicator_and_a_zero_base():
+    from annual_review.elements import comparison_table
+
+    table = comparison_table([("承诺书", "份", 8, None), ("整改通知书", "份", 5, 7), ("新表", "份", 3, 0)], 2020)
+    assert table.values.tolist() == [
+        ["承诺书（份）", 8, "—", "—"],
+        ["整改通知书（份）", 5, 7, "减少2份、下降28.6%"],
+        ["新表（份）", 3, 0, "增加3份"],
+    ]

@@ -276,6 +276,10 @@ def build_year(
             known_rows = sorted(name for name, table in tables.items() if len(table))
         outline = config.for_year(set(known_rows))
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
+        kept = {s.id for s in outline.all_sections()}
+        for section in config.all_sections():
+            if section.id not in kept and section.requires:
+                log(f"Left out for {year}: '{section.heading or section.id}' (its table '{section.requires}' has no rows)")
         plans = _plan(outline, year, data_dir, out, previous, force)
         progress = _Progress(len(plans), log)
         for plan in plans:
