@@ -211,6 +211,15 @@ def test_several_years_in_one_build(tmp_path):
         assert result.stdout.count("report.html") == 2 and result.stdout.count("report.pdf") == 2
 
 
+def test_years_built_together_share_kernels_but_not_variables(tmp_path):
+    # One kernel for both years: 2022's first section runs right after 2021's leaky one, in the same kernel.
+    root = small_project(tmp_path, [("甲", "peek.ipynb", {}), ("乙", "leaky.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2022")
+    result = run_cli("build", "--all", "--jobs", "1", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("report.html") == 2
+
+
 def test_a_required_section_that_shows_nothing_stops_publication(tmp_path):
     root = small_project(tmp_path, [("甲", "narrative.ipynb", {}), ("乙", "silent.ipynb", {})])
     config = root / "report.yml"

@@ -255,17 +255,26 @@ def build_year(
     allow_partial: bool = False,
     formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
+    kernels: "_Kernels | None" = None,
 ) -> Path:
-    """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path."""
+    """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path.
+
+    ``kernels``, when given, are warm kernels shared with the builds of other years (the
+    caller shuts them down); otherwise this build starts its own and shuts them down
+    before rendering.
+    """
     out = output_dir / str(year)
     jobs = jobs or os.cpu_count() or 1
-    with _Lock(out), contextlib.ExitStack() as kernels:
+    own = kernels is None
+    with _Lock(out), contextlib.ExitStack() as stack:
+        if own:
+            kernels = stack.enter_context(_Kernels(jobs, config))
         previous = manifest.read(out)
         data_print = manifest.data_fingerprint(data_dir, year)
         known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
-        pool = _start_pool(kernels, guess, jobs, config) if any(p.runs for p in guess) else None
+        pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
         if known_rows is None:
             # Refuse invalid data before any notebook runs, so no earlier output is touched.
             from .data import check_year
@@ -293,7 +302,7 @@ def build_year(
             log("Nothing changed: the report is up to date.")
             return report
         if pool is None and any(p.runs for p in plans):
-            pool = _start_pool(kernels, plans, jobs, config)
+            pool = kernels.pool_for(plans)
         # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
         threading.Thread(target=_prepare_render, daemon=True).start()
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
@@ -303,7 +312,8 @@ def build_year(
                 results = _execute_all(plans, staging, pool, progress)
             finally:
                 progress.close()
-                kernels.close()  # shut the kernels down before rendering
+                if own:
+                    kernels.close()  # shut the kernels down before rendering
             return _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging,
                            render_key, allow_partial, formats, log)
         finally:
@@ -336,11 +346,36 @@ def _prepare_render() -> None:
         pass
 
 
-def _start_pool(stack: contextlib.ExitStack, plans, jobs: int, config: ReportConfig):
-    from .engine import KernelPool
+class _Kernels:
+    """A build's warm kernels: started when a section first needs one, shut down on close (or on leaving ``with``).
 
-    size = min(jobs, sum(1 for p in plans if p.runs))
-    return stack.enter_context(KernelPool(size, config.notebooks_dir))
+    One build of one year sizes the pool to its sections to run (never more than
+    ``jobs``); shared by the builds of several years it is sized to ``jobs`` and kept
+    warm from one year to the next.
+    """
+
+    def __init__(self, jobs: int, config: ReportConfig, *, shared: bool = False):
+        self.jobs, self.config, self.shared = jobs, config, shared
+        self._stack = contextlib.ExitStack()
+        self._pool = None
+
+    def pool_for(self, plans):
+        if self._pool is None:
+            from .engine import KernelPool
+
+            size = self.jobs if self.shared else min(self.jobs, sum(1 for p in plans if p.runs))
+            self._pool = self._stack.enter_context(KernelPool(size, self.config.notebooks_dir))
+        return self._pool
+
+    def close(self) -> None:
+        self._pool = None
+        self._stack.close()
+
+    def __enter__(self) -> "_Kernels":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial,
@@ -521,10 +556,13 @@ def build(
     else:
         resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
     reports = []
+    jobs = jobs or os.cpu_count() or 1
     try:
-        for year in resolved:
-            reports.append(build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
-                                      allow_partial=allow_partial, formats=formats, log=log))
+        # Several years share warm kernels: a year's sections run where the last year's ran.
+        with _Kernels(jobs, config, shared=True) if len(resolved) > 1 else contextlib.nullcontext() as kernels:
+            for year in resolved:
+                reports.append(build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
+                                          allow_partial=allow_partial, formats=formats, log=log, kernels=kernels))
     finally:
         write_index(output_dir, config)
     return reports
