@@ -18,7 +18,7 @@ from pathlib import Path
 KERNEL_NAME = "python3"
 KERNEL_ARGS = ["--Application.log_level=ERROR"]  # keep the kernel's start-up notices off the console
 # What every section pays for, paid once per kernel.
-WARM_UP = "import annual_review, annual_review.charts, pandas, pandera.pandas, matplotlib.pyplot, IPython.display"
+WARM_UP = "import annual_review.charts, annual_review.data, annual_review.elements, pandas, pandera.pandas, matplotlib.pyplot, IPython.display"
 RESET = """\
 get_ipython().run_line_magic("reset", "-f")
 import os as _os, matplotlib as _mpl, matplotlib.pyplot as _plt, annual_review.tracking as _tracking
