@@ -34,12 +34,13 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def sections(project: Path) -> list[Path]:
+def sections(project: Path) -> list[tuple[Path, dict]]:
+    """The 2020 outline's notebooks, each with the parameters the config gives it."""
     sys.path.insert(0, str(REPO / "lib"))
     from annual_review.config import load_config
 
     config = load_config(project / "report.yml").for_year({"licence_decisions"})  # the 2020 outline
-    return [s.notebook for s in config.executable_sections()]
+    return [(s.notebook, dict(s.parameters)) for s in config.executable_sections()]
 
 
 def common_practice(project: Path) -> float:
@@ -47,7 +48,7 @@ def common_practice(project: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     started = time.perf_counter()
-    for notebook in sections(project):
+    for notebook, _ in sections(project):
         executed = out / notebook.name
         subprocess.run([str(BIN / "papermill"), str(notebook), str(executed), "-p", "year", "2020",
                         "-p", "data_dir", str(project / "data"), "--cwd", str(notebook.parent)],
@@ -58,16 +59,22 @@ def common_practice(project: Path) -> float:
 
 
 FLOOR = '''
-import sys, nbformat
+import json, sys, nbformat
+from pathlib import Path
 from nbclient import NotebookClient
 from nbconvert.exporters import HTMLExporter
-notebooks, data_dir, out = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
-cells = [nbformat.v4.new_code_cell(f"year = 2020\\ndata_dir = {data_dir!r}")]
-for path in notebooks:
+spec, out = json.loads(Path(sys.argv[1]).read_text()), sys.argv[2]
+cells = []
+for path, parameters in spec["sections"]:
     nb = nbformat.read(path, as_version=4)
-    cells += [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    # Each section's own parameters cell, then its values for this build (as Papermill injects them).
+    values = {"year": 2020, "data_dir": spec["data_dir"], **parameters}
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        cells.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            cells.append(nbformat.v4.new_code_cell("\\n".join(f"{k} = {v!r}" for k, v in values.items())))
 merged = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-NotebookClient(merged, kernel_name="python3", resources={"metadata": {"path": str(__import__("pathlib").Path(notebooks[0]).parent)}},
+NotebookClient(merged, kernel_name="python3", resources={"metadata": {"path": str(Path(spec["sections"][0][0]).parent)}},
                shutdown_kernel="immediate").execute()
 body, _ = HTMLExporter(exclude_input=True).from_notebook_node(merged)
 open(out, "w", encoding="utf-8").write(body)
@@ -75,10 +82,11 @@ open(out, "w", encoding="utf-8").write(body)
 
 
 def floor(project: Path) -> float:
-    script = project / "floor.py"
+    script, spec = project / "floor.py", project / "floor.json"
     script.write_text(FLOOR, encoding="utf-8")
-    notebooks = [str(n) for n in sections(project)]
-    return timed([sys.executable, str(script), *notebooks, str(project / "data"), str(project / "floor.html")], project)
+    spec.write_text(json.dumps({"data_dir": str(project / "data"),
+                                "sections": [(str(n), p) for n, p in sections(project)]}), encoding="utf-8")
+    return timed([sys.executable, str(script), str(spec), str(project / "floor.html")], project)
 
 
 def build(project: Path, *args: str) -> float:

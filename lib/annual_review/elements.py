@@ -112,13 +112,13 @@ def comparison_table(rows, year: int, *, label: str = "项目") -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def show_changes(rows, *, year: int, caption: str, first_year: bool = False) -> None:
+def show_changes(rows, *, year: int, caption: str, always: bool = False) -> None:
     """Show a section's figures against last year's (see :func:`comparison_table`).
 
-    In a year with nothing to compare with it shows nothing, unless ``first_year`` asks
-    for this year's figures alone (the key-figures overview does).
+    In a year with nothing to compare with it shows nothing, unless ``always`` asks for
+    this year's figures alone (the key-figures overview does).
     """
-    if not first_year and all(before is None for *_, before in rows):
+    if not rows or (not always and all(before is None for *_, before in rows)):
         return
     show_table(comparison_table(rows, year), caption=caption)
 
