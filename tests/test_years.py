@@ -212,3 +212,24 @@ def test_comparison_table_marks_a_new_indicator_and_a_zero_base():
         ["整改通知书（份）", 5, 7, "减少2份、下降28.6%"],
         ["新表（份）", 3, 0, "增加3份"],
     ]
+
+
+def test_a_bad_earlier_year_is_refused_before_any_section_runs(tmp_path):
+    """The 2020 report reads 2019's registers: a mistake there stops the build as one in 2020 would."""
+    import shutil
+
+    from conftest import CONFIG, DATA, NOTEBOOKS
+
+    shutil.copytree(DATA, tmp_path / "data")
+    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
+    shutil.copy(CONFIG, tmp_path / "report.yml")
+    loans = tmp_path / "data" / "2019" / "student_loans.csv"
+    rows = loans.read_text(encoding="utf-8").splitlines()
+    rows[3] = rows[3].rsplit(",", 1)[0] + ",八千"  # spreadsheet row 4: a number written in words
+    loans.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run_cli("build", "--year", "2020", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "student_loans.csv" in result.stderr and "2019" in result.stderr and "八千" in result.stderr
+    assert "row 4" in result.stderr or "第4行" in result.stderr
+    assert not (tmp_path / "out" / "2020" / "sections").exists()  # no section ran

@@ -271,6 +271,8 @@ def build_year(
             kernels = stack.enter_context(_Kernels(jobs, config))
         previous = manifest.read(out)
         data_print = manifest.data_fingerprint(data_dir, year)
+        # Earlier years are read too (last year's figures, the trends): checked as well, when they changed.
+        earlier = {str(y): manifest.data_fingerprint(data_dir, y) for y in available_years(data_dir) if y < year}
         known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
@@ -283,6 +285,11 @@ def build_year(
             if not config.allow_personal_data:
                 _refuse_personal_data(_narrative_findings(data_dir, year))
             known_rows = sorted(name for name, table in tables.items() if len(table))
+        for each, fingerprint in earlier.items():
+            if previous.get("earlier_data", {}).get(each) != fingerprint:
+                from .data import check_year
+
+                check_year(data_dir, int(each))
         outline = config.for_year(set(known_rows))
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
         kept = {s.id for s in outline.all_sections()}
@@ -314,7 +321,7 @@ def build_year(
                 progress.close()
                 if own:
                     kernels.close()  # shut the kernels down before rendering
-            return _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging,
+            return _finish(out, year, data_dir, {"data": data_print, "earlier_data": earlier}, known_rows, outline, plans, results, staging,
                            render_key, allow_partial, formats, log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -378,7 +385,7 @@ class _Kernels:
         self.close()
 
 
-def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results, staging, render_key, allow_partial,
+def _finish(out, year, data_dir, data_prints, known_rows, outline, plans, results, staging, render_key, allow_partial,
             formats, log):
     """Bring in the reused sections, render, and swap the new results in (or keep the old on failure)."""
     for plan in plans:
@@ -426,7 +433,7 @@ def _finish(out, year, data_dir, data_print, known_rows, outline, plans, results
     for name, content in extra.items():
         write_atomic(out / name, content)
     write_atomic(report, report_html)
-    _write_manifest(out, year, data_dir, data_print, known_rows, plans, results, None if failures else render_key)
+    _write_manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key)
     if failures:
         raise BuildError(f"{len(failures)} section(s) failed; a partial report marking them was written to {report}")
     return report
@@ -501,12 +508,12 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
     return findings
 
 
-def _write_manifest(out, year, data_dir, data_print, tables_with_rows, plans, results, render_key) -> None:
+def _write_manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results, render_key) -> None:
     record = {
         "year": year,
         "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "data_dir": str(data_dir),
-        "data": data_print,
+        **data_prints,  # fingerprints of the year's data and of each earlier year's, as checked
         "tables_with_rows": tables_with_rows,
         "render": render_key,
         "git_commit": manifest.git_commit(Path(__file__).parent),
