@@ -233,3 +233,8 @@ def test_a_bad_earlier_year_is_refused_before_any_section_runs(tmp_path):
     assert "student_loans.csv" in result.stderr and "2019" in result.stderr and "八千" in result.stderr
     assert "row 4" in result.stderr or "第4行" in result.stderr
     assert not (tmp_path / "out" / "2020" / "sections").exists()  # no section ran
+    # Mistakes in the report year and in the year before are listed together.
+    (tmp_path / "data" / "2020" / "key_figures.csv").write_text("indicator,value,unit\n民办学校筹设设立批准数,-1,所\n", encoding="utf-8")
+    result = run_cli("build", "--year", "2020", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "data/2020 (发现" in result.stderr and "data/2019 (发现" in result.stderr

@@ -277,19 +277,13 @@ def build_year(
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
         pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
+        # Refuse invalid data before any notebook runs, so no earlier output is touched.
+        changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
+        tables = _check_data(data_dir, [year] if known_rows is None else [], changed_earlier)
         if known_rows is None:
-            # Refuse invalid data before any notebook runs, so no earlier output is touched.
-            from .data import check_year
-
-            tables = check_year(data_dir, year)
             if not config.allow_personal_data:
                 _refuse_personal_data(_narrative_findings(data_dir, year))
             known_rows = sorted(name for name, table in tables.items() if len(table))
-        for each, fingerprint in earlier.items():
-            if previous.get("earlier_data", {}).get(each) != fingerprint:
-                from .data import check_year
-
-                check_year(data_dir, int(each))
         outline = config.for_year(set(known_rows))
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
         kept = {s.id for s in outline.all_sections()}
@@ -321,10 +315,32 @@ def build_year(
                 progress.close()
                 if own:
                     kernels.close()  # shut the kernels down before rendering
-            return _finish(out, year, data_dir, {"data": data_print, "earlier_data": earlier}, known_rows, outline, plans, results, staging,
+            data_prints = {"data": data_print, "earlier_data": earlier}
+            return _finish(out, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
                            render_key, allow_partial, formats, log)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_data(data_dir: Path, years: list[int], earlier: list[int]) -> dict:
+    """Check the report year's data (if in ``years``) and the ``earlier`` years its sections read.
+
+    Raises one DataError listing every problem in all of them; returns the report year's tables.
+    """
+    from .data import check_year
+
+    tables, lines = {}, []
+    for each in [*years, *earlier]:
+        try:
+            found = check_year(data_dir, each)
+        except DataError as exc:
+            lines += exc.problems
+            continue
+        if each in years:
+            tables = found
+    if lines:
+        raise DataError(lines)
+    return tables
 
 
 def _narrative_findings(data_dir: Path, year: int) -> list:
