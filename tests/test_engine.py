@@ -220,6 +220,20 @@ def test_years_built_together_share_kernels_but_not_variables(tmp_path):
     assert result.stdout.count("report.html") == 2
 
 
+def test_a_year_that_fails_does_not_stop_the_others(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2020")
+    (root / "data" / "2020" / "narrative" / "item1.md").write_text("{{ missing_figure }}\n", encoding="utf-8")
+    shutil.copytree(root / "data" / "2021", root / "data" / "2022")
+    result = run_cli("build", "--all", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1
+    assert "1 of 3 years failed" in result.stderr and "--- 2020:" in result.stderr and "missing_figure" in result.stderr
+    assert not (tmp_path / "out" / "2020" / "report.html").exists()
+    for year in (2021, 2022):  # built after 2020 failed
+        assert (tmp_path / "out" / str(year) / "report.html").is_file()
+    assert "2022/report.html" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_required_section_that_shows_nothing_stops_publication(tmp_path):
     root = small_project(tmp_path, [("甲", "narrative.ipynb", {}), ("乙", "silent.ipynb", {})])
     config = root / "report.yml"

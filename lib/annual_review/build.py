@@ -28,7 +28,7 @@ from pathlib import Path
 from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
 from .paths import available_years, resolve_year, year_dir
-from .exceptions import BuildError, DataError
+from .exceptions import AnnualReviewError, BuildError, DataError
 
 REPORT_FILE = "report.html"
 FORMATS = {"html": REPORT_FILE, "pdf": "report.pdf", "docx": "report.docx"}  # all from the one rendered report
@@ -578,16 +578,30 @@ def build(
         resolved = available_years(data_dir)
     else:
         resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
-    reports = []
+    reports, failed = [], {}
     jobs = jobs or os.cpu_count() or 1
     try:
         # Several years share warm kernels: a year's sections run where the last year's ran.
         with _Kernels(jobs, config, shared=True) if len(resolved) > 1 else contextlib.nullcontext() as kernels:
             for year in resolved:
-                reports.append(build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
-                                          allow_partial=allow_partial, formats=formats, log=log, kernels=kernels))
+                try:
+                    report = build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
+                                        allow_partial=allow_partial, formats=formats, log=log, kernels=kernels)
+                    reports.append(report)
+                    for fmt in formats:
+                        log(f"Report written: {report.with_name(FORMATS[fmt])}")
+                except AnnualReviewError as exc:  # one year's failure does not stop the others
+                    if len(resolved) == 1:
+                        raise
+                    failed[year] = exc
+                    log(f"{year}: not built (see below); going on with the other years")
     finally:
         write_index(output_dir, config)
+    if failed:
+        error = BuildError(f"{len(failed)} of {len(resolved)} years failed; the others were built:\n"
+                           + "\n".join(f"--- {year}:\n{exc}" for year, exc in failed.items()))
+        error.exit_code = max(exc.exit_code for exc in failed.values())
+        raise error
     return reports
 
 

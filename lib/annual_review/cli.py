@@ -70,13 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             from .build import build
 
-            reports = build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
-                            jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format)
-            from .build import FORMATS
-
-            for report in reports:
-                for fmt in args.format:
-                    print(f"Report written: {report.with_name(FORMATS[fmt])}")
+            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
+                  jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format)
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
