@@ -160,3 +160,28 @@ def test_headline_figures_with_last_year_and_new_indicators():
     assert data.headline(history, 2019, ["助学贷款办理人数"]) == [("助学贷款办理人数", "人", 398, None)]
     with pytest.raises(DataError, match="'民办学校批准数'"):
         data.headline(history, 2021, ["民办学校批准数"])  # a misspelt indicator in the config
+
+
+def test_a_register_started_later_is_not_asked_of_earlier_years(data_dir):
+    """`since:` in tables.yml: 2019 need not keep a register begun in 2020, and has nothing to compare."""
+    declarations = data_dir / "tables.yml"
+    declarations.write_text(declarations.read_text(encoding="utf-8").replace(
+        "  student_loans:\n    file: student_loans.csv\n", "  student_loans:\n    since: 2020\n    file: student_loans.csv\n"),
+        encoding="utf-8")
+    (data_dir / "2019" / "student_loans.csv").unlink()
+    (data_dir / "2019" / "key_figures.csv").write_text(
+        "\n".join(line for line in (data_dir / "2019" / "key_figures.csv").read_text(encoding="utf-8").splitlines()
+                  if not line.startswith("助学贷款办理人数")) + "\n", encoding="utf-8")
+    assert data.validate_year(data_dir, 2019)[1] == []
+    assert data.load_previous(data_dir, 2020, "student_loans") is None
+    # From 2020 on it is required as before.
+    (data_dir / "2020" / "student_loans.csv").unlink()
+    assert any("student_loans.csv" in str(p) for p in data.validate_year(data_dir, 2020)[1])
+
+
+def test_since_must_be_a_year(data_dir):
+    declarations = data_dir / "tables.yml"
+    declarations.write_text(declarations.read_text(encoding="utf-8").replace(
+        "  student_loans:\n", "  student_loans:\n    since: 二〇二〇\n"), encoding="utf-8")
+    with pytest.raises(DataError, match="'since' must be a year"):
+        data.load_table(data_dir, 2020, "student_loans")

@@ -34,18 +34,18 @@ _SPACES = " \t\u3000\xa0"
 
 
 def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
-    """The table's cells from the year's workbook if it has one, else from its CSV; None if optional and absent."""
+    """The table's cells from the year's workbook if it has one, else from its CSV; None if not required and absent."""
     folder = year_dir(data_dir, year)
     csv_path, workbook = folder / spec.file, workbook_path(data_dir, year)
     if workbook.is_file():
         if csv_path.is_file():
             raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
                                                      f"in {WORKBOOK}; keep one of them)")])
-        if spec.optional and not {spec.title, spec.name} & set(workbook_sheets(workbook)):
+        if not spec.kept_in(year) and not {spec.title, spec.name} & set(workbook_sheets(workbook)):
             return None
         return read_sheet(workbook, (spec.name, spec.title))
     if not csv_path.is_file():
-        if spec.optional:
+        if not spec.kept_in(year):
             return None
         raise SourceError([Problem(str(csv_path), f"文件缺失（{spec.title}） (missing: table '{spec.name}', {spec.title})")])
     return read_csv(csv_path)
@@ -313,9 +313,9 @@ def tally(
 def load_previous(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
     """Table ``name`` for the year before ``year``; None when there is nothing to compare with.
 
-    None when ``data_dir`` has no folder for that year (``year`` is the first), or the
-    table is optional and that year does not keep it. A table present but invalid
-    raises DataError, as :func:`load_table` does.
+    None when ``data_dir`` has no folder for that year (``year`` is the first), or that
+    year does not keep the table (it is optional, or declared ``since`` a later year).
+    A table present but invalid raises DataError, as :func:`load_table` does.
     """
     before = int(year) - 1
     if before not in available_years(data_dir):
@@ -336,10 +336,10 @@ def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
 
 
 def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
-    """The table, or None if it is optional and ``year`` does not keep it (a new table is no zero)."""
+    """The table, or None if ``year`` need not and does not keep it (a table that did not exist yet is no zero)."""
     table = load_table(data_dir, year, name)
     spec = table_specs(data_dir)[name]
-    if spec.optional and _read_raw(Path(data_dir), year, spec) is None:
+    if not spec.kept_in(year) and _read_raw(Path(data_dir), year, spec) is None:
         return None
     return table
 

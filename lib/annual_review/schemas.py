@@ -64,6 +64,11 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = field(default=())
     optional: bool = False
+    since: int | None = None  # the first year kept; earlier years need not have it (nothing to compare with)
+
+    def kept_in(self, year: int) -> bool:
+        """Whether ``year`` must have this table (a table added in a later year is not asked of earlier ones)."""
+        return not self.optional and (self.since is None or int(year) >= self.since)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -150,6 +155,10 @@ def _read(path: Path, mtime: float) -> Declarations:
                     example=str(decl.get("example", "")),
                 )
             )
+        since = body.get("since")
+        if since is not None and not (isinstance(since, int) and not isinstance(since, bool)):
+            problems.append(f"{where}: 'since' must be a year such as 2020, not {since!r}")
+            since = None
         key = tuple(body.get("key", ()))
         unknown_key = [k for k in key if k not in body["columns"]]
         if unknown_key:
@@ -162,6 +171,7 @@ def _read(path: Path, mtime: float) -> Declarations:
             columns=tuple(columns),
             key=key,
             optional=bool(body.get("optional", False)),
+            since=since,
         )
     checks = []
     for i, item in enumerate(raw.get("checks") or [], 1):
