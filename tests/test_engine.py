@@ -256,3 +256,16 @@ def test_the_index_lists_every_built_year_with_its_files(tmp_path):
         assert f'href="{year}/report.html"' in index and f'href="{year}/report.docx"' in index
     assert 'href="2021/report.pdf"' not in index  # only the files that were built
     assert "生成时间" in index and 'lang="zh-CN"' in index
+
+
+def test_a_build_with_nothing_changed_does_not_even_load_the_data_stack(project):
+    """"Nothing changed" is answered from fingerprints: no kernel, no pandas, no notebook library loaded."""
+    out = project / "outputs"
+    assert run_cli("build", "--format", "html", "--output-dir", str(out), cwd=project).returncode == 0
+    again = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "annual_review", "build", "--format", "html", "--output-dir", str(out)],
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )
+    assert again.returncode == 0 and "Nothing changed" in again.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"pandas", "matplotlib", "nbconvert", "jupyter_client"} & imported

@@ -327,6 +327,8 @@ def _check_data(data_dir: Path, years: list[int], earlier: list[int]) -> dict:
 
     Raises one DataError listing every problem in all of them; returns the report year's tables.
     """
+    if not years and not earlier:
+        return {}  # nothing changed since the last check: not even pandas is imported
     from .data import check_year
 
     tables, lines = {}, []
