@@ -305,7 +305,8 @@ def build_year(
         if pool is None and any(p.runs for p in plans):
             pool = kernels.pool_for(plans)
         # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
-        threading.Thread(target=_prepare_render, daemon=True).start()
+        preparing = threading.Thread(target=_prepare_render, daemon=True)
+        preparing.start()
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
         try:
             staging.chmod(0o777 & ~_umask())
@@ -315,6 +316,7 @@ def build_year(
                 progress.close()
                 if own:
                     kernels.close()  # shut the kernels down before rendering
+            preparing.join()  # rendering shares what it prepared
             data_prints = {"data": data_print, "earlier_data": earlier}
             return _finish(out, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
                            render_key, allow_partial, formats, log)
@@ -363,10 +365,11 @@ def _refuse_personal_data(findings: list) -> None:
 
 def _prepare_render() -> None:
     try:
-        from . import render  # noqa: F401 - imported for its side effect: loaded before it is needed
+        from . import render
         from .fonts import find_cjk_font
 
         find_cjk_font()
+        render.prepare()
     except Exception:  # noqa: BLE001 - only a head start; rendering reports any real problem itself
         pass
 

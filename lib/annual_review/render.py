@@ -9,6 +9,7 @@ the config names (一、 （一） …), so sections and their narratives agree.
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import datetime as dt
 from dataclasses import dataclass
@@ -124,6 +125,26 @@ def print_css(document: dict) -> str:
 """
 
 
+@functools.cache
+def _exporter():
+    """The report's nbconvert exporter, its templates compiled once per process."""
+    from nbconvert.exporters import HTMLExporter
+
+    return HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        template_name=TEMPLATE_NAME,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
+def prepare() -> None:
+    """Pay rendering's one-time costs now (imports, template compilation, selector parsing), say while sections run."""
+    _exporter().template  # noqa: B018 - loading compiles the templates
+    BeautifulSoup('<h3 class="ar-heading" data-depth="1">x</h3>', "html.parser").select(".ar-heading[data-depth]")
+
+
 def render_report(
     config: ReportConfig,
     year: int,
@@ -136,16 +157,8 @@ def render_report(
     cache_dir: Path | None = None,
 ) -> str:
     """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched)."""
-    from nbconvert.exporters import HTMLExporter
-
     combined, toc = assemble(config, year, executed, failed)
-    exporter = HTMLExporter(
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        template_name=TEMPLATE_NAME,
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
+    exporter = _exporter()
     built_at = built_at or dt.datetime.now().astimezone()
     report = {
         "title": config.title(year),
