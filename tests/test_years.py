@@ -31,6 +31,7 @@ class _Tables(HTMLParser):
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
         self.alts: list[str] = []
+        self.current = ""  # the caption of the table being read
         self._caption = self._row = self._cell = None
 
     def handle_starttag(self, tag, attrs):

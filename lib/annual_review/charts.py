@@ -134,17 +134,17 @@ def trend_chart(
     for ax, name in zip(axes.flat, names):
         series = history[history[panel] == name].set_index("year")
         values = [float(series.at[y, value]) if y in series.index else 0.0 for y in years]
-        kept = [y in series.index for y in years]
+        reported = [y in series.index for y in years]  # a year without the indicator gets "—", not a bar of 0
         colours = [PALETTE[0] if y == highlight else PALETTE[4] for y in years]
         bars = ax.bar([f"{y}年" for y in years], values, color=colours, width=0.6)
-        ax.bar_label(bars, labels=[scaled(v) if k else "—" for v, k in zip(values, kept)], padding=2, fontsize=8)
+        ax.bar_label(bars, labels=[scaled(v) if r else "—" for v, r in zip(values, reported)], padding=2, fontsize=8)
         name_unit = str(series[unit].iloc[-1])
         ax.set_title(f"{name}（{name_unit}）", fontsize=9)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.margins(y=0.25)
         ax.tick_params(axis="x", labelsize=8)
-        described.append(f"{name}：" + "，".join(f"{y}年{scaled(v)}{name_unit}" for y, v, k in zip(years, values, kept) if k))
+        described.append(f"{name}：" + "，".join(f"{y}年{scaled(v)}{name_unit}" for y, v, r in zip(years, values, reported) if r))
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=12)

@@ -33,20 +33,26 @@ _DATE_FORMS = (
 _SPACES = " \t\u3000\xa0"
 
 
+def _present(data_dir: Path, year: int, spec: TableSpec) -> bool:
+    """Whether ``year`` keeps the table: a sheet of its workbook if it has one, else its CSV file."""
+    workbook = workbook_path(data_dir, year)
+    if workbook.is_file():
+        return bool({spec.title, spec.name} & set(workbook_sheets(workbook)))
+    return (year_dir(data_dir, year) / spec.file).is_file()
+
+
 def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
     """The table's cells from the year's workbook if it has one, else from its CSV; None if not required and absent."""
     folder = year_dir(data_dir, year)
     csv_path, workbook = folder / spec.file, workbook_path(data_dir, year)
+    if workbook.is_file() and csv_path.is_file():
+        raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
+                                                 f"in {WORKBOOK}; keep one of them)")])
+    if not spec.kept_in(year) and not _present(data_dir, year, spec):
+        return None
     if workbook.is_file():
-        if csv_path.is_file():
-            raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
-                                                     f"in {WORKBOOK}; keep one of them)")])
-        if not spec.kept_in(year) and not {spec.title, spec.name} & set(workbook_sheets(workbook)):
-            return None
         return read_sheet(workbook, (spec.name, spec.title))
     if not csv_path.is_file():
-        if not spec.kept_in(year):
-            return None
         raise SourceError([Problem(str(csv_path), f"文件缺失（{spec.title}） (missing: table '{spec.name}', {spec.title})")])
     return read_csv(csv_path)
 
@@ -337,9 +343,9 @@ def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
 
 def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
     """The table, or None if ``year`` need not and does not keep it (a table that did not exist yet is no zero)."""
-    table = load_table(data_dir, year, name)
+    table = load_table(data_dir, year, name)  # records the files it looks for, absent ones too
     spec = table_specs(data_dir)[name]
-    if not spec.kept_in(year) and _read_raw(Path(data_dir), year, spec) is None:
+    if not spec.kept_in(year) and not _present(Path(data_dir), year, spec):
         return None
     return table
 
@@ -353,8 +359,12 @@ def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mappin
     if table is None:
         return None
     rows = select(table, where)
-    result = rows[value].sum() if value else len(rows)
-    return int(result) if float(result).is_integer() else float(result)
+    return _whole(rows[value].sum() if value else len(rows))
+
+
+def _whole(number) -> int | float:
+    """A plain int when the number is whole (as reports write counts), else a plain float."""
+    return int(number) if float(number).is_integer() else float(number)
 
 
 def select(table: pd.DataFrame, where: Mapping[str, object] | None = None) -> pd.DataFrame:
@@ -406,11 +416,7 @@ def headline(
     if unknown:
         raise DataError(f"headline indicators {unknown} are not indicators (known: {known})")
     wanted = [i for i in wanted if i in now.index]
-
-    def whole(x):
-        return int(x) if float(x).is_integer() else float(x)
-
     return [
-        (str(i), str(now.at[i, unit]), whole(now.at[i, value]), whole(before.at[i, value]) if i in before.index else None)
+        (str(i), str(now.at[i, unit]), _whole(now.at[i, value]), _whole(before.at[i, value]) if i in before.index else None)
         for i in wanted
     ]

@@ -8,6 +8,7 @@ failure, Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import signal
@@ -77,6 +78,7 @@ def _start(cwd: Path) -> Kernel:
 _ENGINE = "annual-review-warm"
 
 
+@functools.cache  # once per process: the engine class is made and registered a single time
 def _register_engine() -> None:
     """A Papermill engine that runs a notebook through the warm kernel's own, already connected client.
 
