@@ -15,20 +15,38 @@ Filters: more, over, nearly, plain, scaled, cn, percent, months, each (see
 :mod:`annual_review.numbers`), and ``change`` for the year before:
 ``{{ loans | change(loans_last_year, "人") }}`` → 较上年增加24人、增长6%; nothing at all in a
 year with no previous figure, so let it write its own punctuation: ``{{ x | change(y, "所", prefix="，") }}``.
+
+Narratives are text, never code: they are rendered in Jinja2's immutable sandbox with
+only these filters, ``range`` and the values the section passes; no attribute of a
+value is reachable but a mapping's ``get``/``keys``/``values``/``items`` and the figures
+of library objects made for narratives; output is limited to :data:`MAX_OUTPUT`
+characters and rendering to :data:`MAX_SECONDS`. A narrative shows no pictures and
+fetches nothing. Any violation stops the build naming the file and line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import string
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
 import mistune
 import pandas as pd
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import numbers, tracking
 from .exceptions import NarrativeError
+from .paths import OUTSIDE, contained
+
+MAX_OUTPUT = 200_000  # characters a narrative may come to once filled in (a long report section is ~5,000)
+MAX_SECONDS = 5.0  # time a narrative may take to fill in (it takes milliseconds)
+MAX_RANGE = 10_000  # the most items range() may give in a narrative
 
 POINT_STYLE = "{cn}是"
 POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.*)$")  # "1. 内容": a point, written 一是内容
@@ -43,6 +61,9 @@ def _escape_markdown(value) -> str:
 
 def _each(table: pd.DataFrame, pattern: str, sep: str = "，") -> str:
     """Phrase every row of a table with a pattern naming its columns: ``{count}所{school_type}``."""
+    for _, field_name, spec, conversion in string.Formatter().parse(pattern):
+        if field_name is not None and (not field_name.isidentifier() or conversion or (spec and not re.fullmatch(r"[,.\d%fdg]*", spec))):
+            raise SecurityError(f"each: {{{field_name}}} must name a column, such as {{count}} (not an attribute or index)")
     return sep.join(pattern.format(**row) for row in table.to_dict("records"))
 
 
@@ -68,14 +89,113 @@ class _Renderer(mistune.HTMLRenderer):
         return f'<h{tag} class="ar-heading" data-depth="{level}">{text}</h{tag}>\n'
 
 
-_environment = jinja2.Environment(
+class _OutOfTime(BaseException):  # not an Exception: nothing in the template can catch it
+    pass
+
+
+_budget = threading.local()  # the deadline of the narrative being rendered in this thread
+
+
+def _tick() -> None:
+    if time.monotonic() > getattr(_budget, "deadline", float("inf")):
+        raise _OutOfTime
+
+
+def _range(*args):
+    """``range`` for narratives: at most MAX_RANGE items, and the time limit checked at each."""
+    items = range(*args)
+    if len(items) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(items)} items; at most {MAX_RANGE} in a narrative")
+    for item in items:
+        _tick()
+        yield item
+
+
+# Plain data a narrative may look into: a mapping's values (``by_status.get('已完成', 0)``); nothing else.
+_SAFE_METHODS = {"get", "keys", "values", "items"}
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, narrowed to data: no attributes but a mapping's look-ups and our figures' fields."""
+
+    intercepted_binops = frozenset({"*", "**", "//", "%"})
+
+    def is_safe_attribute(self, obj, attr, value) -> bool:
+        if attr.startswith("_") or not super().is_safe_attribute(obj, attr, value):
+            return False
+        if isinstance(obj, Mapping) and attr in _SAFE_METHODS:
+            return True
+        return attr in getattr(type(obj), "narrative_fields", ())
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - the sandbox's own signature
+        _tick()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context, operator, left, right):
+        _tick()
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise SecurityError(f"a power of {right} in a narrative")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT:
+                    raise SecurityError(f"repeating a text {times} times in a narrative")
+        return super().call_binop(context, operator, left, right)
+
+
+_environment = _Sandbox(
     undefined=jinja2.StrictUndefined,
     finalize=_escape_markdown,
     keep_trailing_newline=True,
     autoescape=False,  # the Markdown step escapes HTML; see _escape_markdown for Markdown itself
+    loader=None,  # nothing to include, import or extend: a narrative is one file
 )
-_environment.filters.update(_FILTERS)
+_environment.filters = dict(_FILTERS)  # only these: no built-in filter reaches anything else
+_environment.tests = {name: _environment.tests[name] for name in ("defined", "undefined", "none", "number", "string")}
+_environment.globals = {"range": _range}
 _markdown = mistune.create_markdown(escape=True, renderer=_Renderer(escape=True))
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Stop rendering after ``seconds``: checked at each call and range step, and by an alarm on the main thread."""
+    _budget.deadline = time.monotonic() + seconds
+    alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    previous = None
+    if alarm:
+        def expire(signum, frame):
+            raise _OutOfTime
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        _budget.deadline = float("inf")
+
+
+def _fill(template: jinja2.Template, figures: Mapping[str, object]) -> str:
+    """The template rendered with ``figures``, within the output and time limits."""
+    parts, size = [], 0
+    stream = template.generate(**figures)
+    with _time_limit(MAX_SECONDS):
+        for part in stream:
+            size += len(part)
+            if size > MAX_OUTPUT:
+                frame = stream.gi_frame
+                line = template.get_corresponding_lineno(frame.f_lineno) if frame is not None else None
+                stream.close()
+                raise _TooLong(line)
+            parts.append(part)
+    return "".join(parts)
+
+
+class _TooLong(Exception):
+    def __init__(self, line: int | None):
+        super().__init__(line)
+        self.line = line
 
 
 def narrative_path(data_dir: str | Path, year: int, section: str) -> Path:
@@ -84,20 +204,58 @@ def narrative_path(data_dir: str | Path, year: int, section: str) -> Path:
 
 def render_text(template: str, figures: Mapping[str, object], *, source: str = "<narrative>") -> str:
     """Fill the placeholders of a narrative with ``figures``; return Markdown with points numbered."""
+    _refuse_remote(template, source)
     try:
-        filled = _environment.from_string(template).render(**figures)
+        filled = _fill(_environment.from_string(template), figures)
     except jinja2.TemplateSyntaxError as exc:
         raise NarrativeError(f"{source}, line {exc.lineno}: placeholder syntax: {exc.message}") from None
+    except SecurityError as exc:
+        line = _error_line(exc)
+        raise NarrativeError(f"{source}{f', line {line}' if line else ''}: not allowed in a narrative: {exc} "
+                             "(叙述文本只能引用数据，不能执行代码)") from None
+    except _OutOfTime as exc:
+        line = _error_line(exc)
+        raise NarrativeError(f"{source}{f', line {line}' if line else ''}: took more than {MAX_SECONDS:g} s to fill in; a loop that does not end? "
+                             "(叙述文本处理超时)") from None
+    except _TooLong as exc:
+        raise NarrativeError(f"{source}{f', line {exc.line}' if exc.line else ''}: comes to more than {MAX_OUTPUT:,} "
+                             "characters once filled in; a loop that repeats too often? (叙述文本过长)") from None
+    except RecursionError:
+        raise NarrativeError(f"{source}: a macro that calls itself without end (叙述文本递归过深)") from None
+    except TypeError as exc:
+        if "no loader" not in str(exc):
+            line = _error_line(exc)
+            raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
+        raise NarrativeError(f"{source}: a narrative cannot include, import or extend other files") from None
     except jinja2.UndefinedError as exc:
         line = _error_line(exc)
         raise NarrativeError(
             f"{source}{f', line {line}' if line else ''}: {exc.message}; "
             f"the section provides: {sorted(figures)}"
         ) from None
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, KeyError, ArithmeticError) as exc:
         line = _error_line(exc)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
     return number_points(filled)
+
+
+# Markdown that would show a picture: ![text](address) and reference definitions [x]: address.
+_IMAGE = re.compile(r"!\[[^\]]*\]\s*[(\[]")
+_REMOTE = re.compile(r"(?i)\b(?:https?|ftps?|file|wss?|data|javascript):|(?<![\w:])//[\w.-]+\.[a-z]{2,}")
+
+
+def _refuse_remote(template: str, source: str) -> None:
+    """A narrative shows no pictures and names no web address: the report fetches nothing when built or read."""
+    problems = []
+    for number, line in enumerate(template.splitlines(), 1):
+        if _IMAGE.search(line):
+            problems.append(f"{source}, line {number}: a picture (![…](…)); narratives hold text, and charts come "
+                            "from the section's notebook (叙述文本不能插入图片)")
+        elif _REMOTE.search(line):
+            problems.append(f"{source}, line {number}: a web or file address; the report fetches and links nothing "
+                            "from outside (叙述文本不能包含网址)")
+    if problems:
+        raise NarrativeError(problems)
 
 
 def _error_line(exc: Exception) -> int | None:
@@ -136,5 +294,7 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     tracking.record(path)
     if not path.is_file():
         raise NarrativeError(f"{path}: missing (the narrative of section '{section}')")
+    if not contained(path, Path(data_dir) / str(year)):
+        raise NarrativeError(f"{path}: {OUTSIDE.format(folder=Path(data_dir) / str(year))}")
     text = path.read_text(encoding="utf-8-sig")
     return to_html(render_text(text, {"year": year, **figures}, source=str(path)))
