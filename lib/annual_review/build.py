@@ -1,24 +1,25 @@
 """The build: a year's data → executed section notebooks → one HTML report.
 
-The story of :func:`build_year`: take the output folder's lock → check the year's
-data (skipped when it is byte-for-byte what was last checked) → decide, section by
-section, whether its earlier result stands → execute the others with Papermill on
-warm kernels, in parallel, into a staging folder → render the report in the
-config's order → swap everything in and write the manifest. A failing section is
-saved with its error and named; the other sections still run; the last good report
-is kept unless ``allow_partial``.
+The story of :func:`build_year`: take the output folder (its lock; what an
+interrupted build left is repaired) → check the year's data (skipped when it is
+byte-for-byte what was last checked) → decide, section by section, whether its
+earlier result stands → execute the others with Papermill on warm kernels, in
+parallel, into a staging folder → render the report in the config's order and look
+for personal data in everything it publishes → publish the executed notebooks, the
+report files and their record as one transaction. A failing section is saved with
+its error and named; the other sections still run; the last good report is kept
+unless ``allow_partial``. The output folder itself is :mod:`annual_review.store`'s.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
 import os
-import queue
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,12 +30,12 @@ from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
 from .paths import available_years, resolve_year, year_dir
 from .exceptions import AnnualReviewError, BuildError, DataError
+from .store import OutputFolder, write_atomic, write_index  # noqa: F401 - write_atomic: public here too
 
 REPORT_FILE = "report.html"
 FORMATS = {"html": REPORT_FILE, "pdf": "report.pdf", "docx": "report.docx"}  # all from the one rendered report
 SECTIONS_DIR = "sections"
 FAILED_DIR = "failed"
-LOCK_FILE = ".lock"
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SectionResult:
     inputs: dict = field(default_factory=dict)
     cell: int | None = None
     error: str = ""
+    kernel: int = 0  # the process id of the kernel it ran on
 
     def line(self) -> str:
         name = self.section.executed_name
@@ -77,70 +79,6 @@ def _failing_cell(notebook: Path, exec_count: int | None) -> int | None:
         ):
             return i
     return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; a report is for sharing
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _lock_file(handle) -> None:
-    """Take an exclusive, non-blocking lock on an open file; raise OSError if another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        return
-    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-class _Lock:
-    """An exclusive lock on an output folder, so two builds never write it at once."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK_FILE
-        self.handle = None
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
-        try:
-            _lock_file(self.handle)
-        except OSError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise BuildError(
-                f"{self.path.parent}: another build is writing here ({holder}); wait for it to finish, "
-                "or build into another --output-dir"
-            ) from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.truncate(0)
-        self.handle.close()  # closing releases the lock
 
 
 class _Progress:
@@ -177,14 +115,16 @@ class _Plan:
     key: str
     verdict: manifest.Verdict  # whether its earlier result stands, and why not
     before: dict | None  # its entry in the previous manifest
+    timeout: float  # seconds it may run
 
     @property
     def runs(self) -> bool:
         return not self.verdict.reuse
 
 
-def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool) -> list[_Plan]:
-    """For each section: its parameters, cache key, and whether its earlier result stands."""
+def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool,
+          timeout: float | None = None) -> list[_Plan]:
+    """For each section: its parameters, cache key, time limit, and whether its earlier result stands."""
     plans = []
     for section in config.executable_sections():
         parameters = {"year": year, "data_dir": str(data_dir), **section.parameters}
@@ -193,53 +133,38 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
         if force and verdict.reuse:
             verdict = manifest.Verdict(False, "--force")
-        plans.append(_Plan(section, parameters, key, verdict, before))
+        limit = timeout or section.timeout or config.timeout
+        plans.append(_Plan(section, parameters, key, verdict, before, limit))
     return plans
 
 
-def _execute_all(plans, staging: Path, pool, progress: _Progress) -> dict[str, SectionResult]:
+def _execute_all(plans, sections: Path, pool, progress: _Progress) -> dict[str, SectionResult]:
+    """Run the plans that must run, on the pool's kernels, into ``sections``; their results as they finish."""
+    from .engine import SectionStopped, imports
+
+    imports()  # the kernels' threads may be importing it too
     from papermill.exceptions import PapermillExecutionError
 
+    started = time.monotonic()
+    running = {pool.submit(p.section.notebook, sections / p.section.executed_name, p.parameters, timeout=p.timeout): p
+               for p in plans if p.runs}
     results: dict[str, SectionResult] = {}
-    to_run = [p for p in plans if p.runs]
-    if not to_run:
-        return results
-
-    def run(plan: _Plan) -> SectionResult:
+    for future in concurrent.futures.as_completed(running):
+        plan = running[future]
         section = plan.section
-        target = staging / section.executed_name
-        started = time.monotonic()
         result = SectionResult(section, "ran", plan.verdict.reason, key=plan.key)
         try:
-            reads = pool.execute(section.notebook, target, plan.parameters)
-            result.inputs = manifest.fingerprints(reads)
+            run = future.result()
+            result.inputs, result.kernel = manifest.fingerprints(run.reads), run.kernel
         except PapermillExecutionError as exc:
-            result.state, result.cell, result.error = "failed", _failing_cell(target, exc.exec_count), f"{exc.ename}: {exc.evalue}"
-        except Exception as exc:  # the kernel died, the notebook could not be read, …
+            result.state, result.cell = "failed", _failing_cell(sections / section.executed_name, exc.exec_count)
+            result.error = f"{exc.ename}: {exc.evalue}"
+        except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
+            result.state, result.cell, result.error = "failed", _failing_cell(sections / section.executed_name, None), str(exc)
+        except Exception as exc:  # the notebook could not be read, no kernel could start, …
             result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        result.seconds = time.monotonic() - started
-        return result
-
-    # Daemon threads, not an executor: on Ctrl-C the kernels are shut down and the process must
-    # exit without waiting for a thread still listening to a kernel that is gone.
-    work: queue.Queue = queue.Queue()
-    done: queue.Queue = queue.Queue()
-    for plan in to_run:
-        work.put(plan)
-
-    def worker() -> None:
-        while True:
-            try:
-                plan = work.get_nowait()
-            except queue.Empty:
-                return
-            done.put(run(plan))
-
-    for _ in range(pool.size):
-        threading.Thread(target=worker, daemon=True).start()
-    for _ in to_run:
-        result = done.get()
-        results[result.section.id] = result
+        result.seconds = getattr(future, "elapsed", time.monotonic() - started)
+        results[section.id] = result
         progress.report(result)
     return results
 
@@ -256,26 +181,28 @@ def build_year(
     formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
     kernels: "_Kernels | None" = None,
+    timeout: float | None = None,
 ) -> Path:
     """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path.
 
     ``kernels``, when given, are warm kernels shared with the builds of other years (the
     caller shuts them down); otherwise this build starts its own and shuts them down
-    before rendering.
+    before rendering. ``timeout`` overrides the config's time limit for each section.
     """
     out = output_dir / str(year)
     jobs = jobs or os.cpu_count() or 1
     own = kernels is None
-    with _Lock(out), contextlib.ExitStack() as stack:
+    with OutputFolder(out, log=log) as folder, contextlib.ExitStack() as stack:
         if own:
-            kernels = stack.enter_context(_Kernels(jobs, config))
-        previous = manifest.read(out)
+            kernels = stack.enter_context(_Kernels(jobs, config, log=log))
+        previous = manifest.read(out, warn=log)
         data_print = manifest.data_fingerprint(data_dir, year)
         # Earlier years are read too (last year's figures, the trends): checked as well, when they changed.
         earlier = {str(y): manifest.data_fingerprint(data_dir, y) for y in available_years(data_dir) if y < year}
         known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
-        guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out, previous, force)
+        guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out,
+                      previous, force, timeout)
         pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
         changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
@@ -290,38 +217,38 @@ def build_year(
         for section in config.all_sections():
             if section.id not in kept and section.requires:
                 log(f"Left out for {year}: '{section.heading or section.id}' (its table '{section.requires}' has no rows)")
-        plans = _plan(outline, year, data_dir, out, previous, force)
+        plans = _plan(outline, year, data_dir, out, previous, force, timeout)
         progress = _Progress(len(plans), log)
         for plan in plans:
             if not plan.runs:
                 progress.report(SectionResult(plan.section, "reused", "unchanged", key=plan.key))
         render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial, sorted(formats))
-        report = out / REPORT_FILE
-        up_to_date = all((out / FORMATS[f]).is_file() for f in formats) and report.is_file()
-        if not any(p.runs for p in plans) and previous.get("render") == render_key and up_to_date:
+        files = [FORMATS[f] for f in formats]
+        if (not any(p.runs for p in plans) and previous.get("render") == render_key
+                and manifest.outputs_intact(previous, out, files)):
             progress.close()
             log("Nothing changed: the report is up to date.")
-            return report
+            return out / REPORT_FILE
         if pool is None and any(p.runs for p in plans):
             pool = kernels.pool_for(plans)
         # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
         preparing = threading.Thread(target=_prepare_render, daemon=True)
         preparing.start()
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+        staging = folder.staging()
         try:
-            staging.chmod(0o777 & ~_umask())
+            (staging / SECTIONS_DIR).mkdir()
             try:
-                results = _execute_all(plans, staging, pool, progress)
+                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress)
             finally:
                 progress.close()
                 if own:
                     kernels.close()  # shut the kernels down before rendering
             preparing.join()  # rendering shares what it prepared
             data_prints = {"data": data_print, "earlier_data": earlier}
-            return _finish(out, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
+            return _finish(folder, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
                            render_key, allow_partial, formats, log)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            folder.discard(staging)
 
 
 def _check_data(data_dir: Path, years: list[int], earlier: list[int]) -> dict:
@@ -382,8 +309,8 @@ class _Kernels:
     warm from one year to the next.
     """
 
-    def __init__(self, jobs: int, config: ReportConfig, *, shared: bool = False):
-        self.jobs, self.config, self.shared = jobs, config, shared
+    def __init__(self, jobs: int, config: ReportConfig, *, shared: bool = False, log=None):
+        self.jobs, self.config, self.shared, self.log = jobs, config, shared, log
         self._stack = contextlib.ExitStack()
         self._pool = None
 
@@ -392,7 +319,7 @@ class _Kernels:
             from .engine import KernelPool
 
             size = self.jobs if self.shared else min(self.jobs, sum(1 for p in plans if p.runs))
-            self._pool = self._stack.enter_context(KernelPool(size, self.config.notebooks_dir))
+            self._pool = self._stack.enter_context(KernelPool(size, self.config.notebooks_dir, log=self.log))
         return self._pool
 
     def close(self) -> None:
@@ -406,61 +333,62 @@ class _Kernels:
         self.close()
 
 
-def _finish(out, year, data_dir, data_prints, known_rows, outline, plans, results, staging, render_key, allow_partial,
-            formats, log):
-    """Bring in the reused sections, render, and swap the new results in (or keep the old on failure)."""
+def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outline, plans, results, staging: Path,
+            render_key, allow_partial, formats, log):
+    """Bring in the reused sections, render, and publish the new results (or keep the old on failure)."""
+    out = folder.path
+    sections = staging / SECTIONS_DIR
     for plan in plans:
         if not plan.runs:
             name = plan.section.executed_name
-            shutil.copy2(out / SECTIONS_DIR / name, staging / name)
+            shutil.copy2(out / SECTIONS_DIR / name, sections / name)
             results[plan.section.id] = SectionResult(plan.section, "reused", "unchanged", plan.before.get("seconds", 0.0),
                                                      plan.key, plan.before.get("inputs", {}))
     failures = [results[p.section.id] for p in plans if results[p.section.id].state == "failed"]
     if failures:
-        failed_dir = out / FAILED_DIR
-        shutil.rmtree(failed_dir, ignore_errors=True)
-        failed_dir.mkdir()
-        for failure in failures:
-            if (staging / failure.section.executed_name).is_file():
-                shutil.copy2(staging / failure.section.executed_name, failed_dir / failure.section.executed_name)
+        saved = {f.section.executed_name: sections / f.section.executed_name for f in failures
+                 if (sections / f.section.executed_name).is_file()}
+        failed_dir = folder.replace_folder(FAILED_DIR, saved)
         summary = f"{len(failures)} of {len(plans)} section(s) failed for {year}:\n" + "\n".join(
             f"  section '{f.section.id}' ({f.section.notebook.name}), cell {f.cell or '?'}: {f.error}\n"
-            f"    saved: {failed_dir / f.section.executed_name}"
+            + (f"    saved: {failed_dir / f.section.executed_name}" if f.section.executed_name in saved
+               else "    nothing was saved (the notebook could not be run)")
             for f in failures
         )
         if not allow_partial:
             raise BuildError(summary + "\nThe last good report was left as it was "
                                        "(--allow-partial writes one that marks the failed sections).")
         log(summary)
-    report = out / REPORT_FILE
-    report_html = _render(outline, year, data_dir, staging, plans, results, out.parent / ".cache")
-    extra = {}
+    report_html = _render(outline, year, data_dir, sections, plans, results, out.parent / ".cache")
+    published = {FORMATS["html"]: report_html.encode("utf-8")}
     if "pdf" in formats:
         from .pdf import pdf_bytes
 
-        extra[FORMATS["pdf"]] = pdf_bytes(report_html)
+        published[FORMATS["pdf"]] = pdf_bytes(report_html, base=outline.path.parent)
     if "docx" in formats:
         from .word import docx_bytes
 
-        extra[FORMATS["docx"]] = docx_bytes(report_html)
-    # Swap in: the executed notebooks, then the report, then the record of both.
-    old = out / f".{SECTIONS_DIR}.old-{os.getpid()}"
-    if (out / SECTIONS_DIR).exists():
-        (out / SECTIONS_DIR).rename(old)
-    staging.rename(out / SECTIONS_DIR)
-    shutil.rmtree(old, ignore_errors=True)
-    if not failures:
-        shutil.rmtree(out / FAILED_DIR, ignore_errors=True)
-    for name, content in extra.items():
-        write_atomic(out / name, content)
-    write_atomic(report, report_html)
-    _write_manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key)
+        published[FORMATS["docx"]] = docx_bytes(report_html)
+    if not outline.allow_personal_data:
+        from .privacy import scan_published
+
+        _refuse_personal_data(scan_published(published))
+    for name, content in published.items():
+        (staging / name).write_bytes(content)
+    record = _manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key,
+                       sections, published)
+    (staging / manifest.MANIFEST).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    # One transaction: the executed notebooks, the report in each format, then their record; formats not
+    # built this time go, so every file of the year is from this build.
+    stale = [name for fmt, name in FORMATS.items() if fmt not in formats] + ([] if failures else [FAILED_DIR])
+    folder.publish(staging, [SECTIONS_DIR, *published, manifest.MANIFEST], stale)
+    report = out / REPORT_FILE
     if failures:
         raise BuildError(f"{len(failures)} section(s) failed; a partial report marking them was written to {report}")
     return report
 
 
-def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: Path) -> str:
+def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path) -> str:
     import nbformat
 
     from .render import render_report, report_outputs
@@ -471,7 +399,7 @@ def _render(outline, year, data_dir, staging: Path, plans, results, cache_dir: P
         if result.state == "failed":
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
         else:
-            executed[section.id] = nbformat.read(staging / section.executed_name, as_version=4)
+            executed[section.id] = nbformat.read(sections / section.executed_name, as_version=4)
     empty = [s for s in outline.executable_sections() if s.required and s.id in executed and not report_outputs(executed[s.id])]
     if empty:
         raise BuildError("Required section(s) showed nothing for the report; it was not published: "
@@ -513,7 +441,7 @@ def data_notes(data_dir: Path, results) -> list[str]:
 
 
 def _report_findings(outline: ReportConfig, executed: dict) -> list:
-    """Personal data in what the sections show (values from tables as well as narrative)."""
+    """Personal data in what the sections show: narrative, table cells, and each chart's words and alt text."""
     from bs4 import BeautifulSoup
 
     from .privacy import scan
@@ -521,16 +449,27 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
 
     findings = []
     for section in outline.executable_sections():
+        where = f"section '{section.id}' ({section.notebook.name})"
         for output in report_outputs(executed.get(section.id)) if section.id in executed else []:
             markup = output.get("data", {}).get("text/html")
             if markup:
-                text = BeautifulSoup(markup, "html.parser").get_text(" ")
-                findings += scan(text, f"section '{section.id}' ({section.notebook.name})")
+                soup = BeautifulSoup(markup, "html.parser")
+                for text in soup.find_all(string=True):  # each cell and paragraph alone: never digits of two cells run together
+                    findings += scan(str(text), where)
+            metadata = output.get("metadata", {})
+            if "image/png" in output.get("data", {}):
+                chart = [metadata.get("image/png", {}).get("alt", ""), metadata.get("caption", ""),
+                         *metadata.get("texts", [])]
+                findings += [f for text in chart if text for f in scan(str(text), f"{where}, chart")]
     return findings
 
 
-def _write_manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results, render_key) -> None:
-    record = {
+def _manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results, render_key, sections: Path,
+              published: dict[str, bytes]) -> dict:
+    """The record of this build: what each section read and wrote, and the digest of every file published."""
+    import hashlib
+
+    return {
         "year": year,
         "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "data_dir": str(data_dir),
@@ -540,6 +479,7 @@ def _write_manifest(out, year, data_dir, data_prints, tables_with_rows, plans, r
         "git_commit": manifest.git_commit(Path(__file__).parent),
         "versions": manifest.versions(),
         "library": manifest.library_fingerprint(),
+        "outputs": {name: hashlib.sha256(content).hexdigest() for name, content in published.items()},
         "sections": {
             section.id: {
                 "notebook": section.notebook.name,
@@ -552,11 +492,12 @@ def _write_manifest(out, year, data_dir, data_prints, tables_with_rows, plans, r
                 "seconds": round(results[section.id].seconds, 3),
                 "key": key,
                 "inputs": results[section.id].inputs,
+                "executed": manifest.file_digest(sections / section.executed_name),
+                "kernel": results[section.id].kernel or (plan.before or {}).get("kernel", 0),
             }
-            for section, parameters, key in ((p.section, p.parameters, p.key) for p in plans)
+            for plan, section, parameters, key in ((p, p.section, p.parameters, p.key) for p in plans)
         },
     }
-    write_atomic(out / manifest.MANIFEST, json.dumps(record, ensure_ascii=False, indent=2))
 
 
 def build(
@@ -571,9 +512,12 @@ def build(
     allow_partial: bool = False,
     formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
+    timeout: float | None = None,
 ) -> list[Path]:
     """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
     config = load_config(config_path)
+    if not config.allow_personal_data:
+        _refuse_personal_data(list(config.findings))  # the body, title and headings are published too
     if "pdf" in formats:
         from .pdf import check_pdf_support
 
@@ -587,10 +531,11 @@ def build(
     jobs = jobs or os.cpu_count() or 1
     try:
         # Several years share warm kernels: a year's sections run where the last year's ran.
-        with _Kernels(jobs, config, shared=True) if len(resolved) > 1 else contextlib.nullcontext() as kernels:
+        shared = _Kernels(jobs, config, shared=True, log=log) if len(resolved) > 1 else contextlib.nullcontext()
+        with shared as kernels:
             for year in resolved:
                 try:
-                    report = build_year(config, year, data_dir, output_dir, jobs=jobs, force=force,
+                    report = build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, timeout=timeout,
                                         allow_partial=allow_partial, formats=formats, log=log, kernels=kernels)
                     reports.append(report)
                     for fmt in formats:
@@ -600,8 +545,10 @@ def build(
                         raise
                     failed[year] = exc
                     log(f"{year}: not built (see below); going on with the other years")
-    finally:
-        write_index(output_dir, config)
+    except BaseException:
+        _index_quietly(output_dir, config, log)  # the years built so far are listed; the error is the one told
+        raise
+    write_index(output_dir, config)
     if failed:
         error = BuildError(f"{len(failed)} of {len(resolved)} years failed; the others were built:\n"
                            + "\n".join(f"--- {year}:\n{exc}" for year, exc in failed.items()))
@@ -610,39 +557,8 @@ def build(
     return reports
 
 
-def write_index(output_dir: Path, config: ReportConfig) -> Path | None:
-    """``<output_dir>/index.html``: every built year, with links to its HTML, PDF and Word files and the build date."""
-    import html
-
-    if not output_dir.is_dir():
-        return None
-    rows = []
-    for folder in sorted((p for p in output_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
-        record = manifest.read(folder)
-        if not (folder / REPORT_FILE).is_file() or not record:
-            continue
-        links = " ".join(
-            f'<a href="{folder.name}/{name}">{label}</a>'
-            for label, name in (("网页版", REPORT_FILE), ("PDF", FORMATS["pdf"]), ("Word", FORMATS["docx"]))
-            if (folder / name).is_file()
-        )
-        built = html.escape(str(record.get("built_at", ""))[:16].replace("T", " "))
-        title = html.escape(config.title(int(folder.name)))
-        rows.append(f"<tr><td>{folder.name}</td><td>{title}</td><td>{links}</td><td>{built}</td></tr>")
-    if not rows:
-        return None
-    page = f"""<!DOCTYPE html>
-<html lang="{html.escape(config.language)}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(config.body)}法治政府建设年度报告</title>
-<style>body {{ font-family: sans-serif; margin: 2em auto; max-width: 48em; }} table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #ccc; padding: 0.4em; text-align: left; }}</style></head>
-<body><h1>{html.escape(config.body)}法治政府建设年度报告</h1>
-<table><thead><tr><th scope="col">年度</th><th scope="col">报告</th><th scope="col">文件</th><th scope="col">生成时间</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""
-    index = output_dir / "index.html"
-    write_atomic(index, page)
-    return index
+def _index_quietly(output_dir: Path, config: ReportConfig, log) -> None:
+    try:
+        write_index(output_dir, config)
+    except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the build
+        log(f"warning: {output_dir / 'index.html'} was not updated ({exc})")

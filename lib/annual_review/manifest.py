@@ -1,9 +1,11 @@
-"""What a build was made from: fingerprints of inputs, code and environment, kept in ``manifest.json``.
+"""What a build was made from and what it wrote: the record kept in ``manifest.json``.
 
 A section is re-executed only when something it depends on changed: its notebook,
 its parameters, a data file it read, the library's code, or the environment. The
-manifest records, per section, its status, duration, cache key and input
-fingerprints, plus the versions and git commit the report was built with.
+manifest records, per section, its status, duration, cache key, input fingerprints
+and the digest of its executed notebook; the digest of every report file; the
+versions and git commit the report was built with. Nothing is reused unless it is
+byte for byte what the record says, and a record that cannot be read is no record.
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ class Verdict:
 
 def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, executed: Path) -> Verdict:
     """Whether a section's earlier result still stands, and why not if it does not."""
-    if previous is None or previous.get("status") != "ok":
+    if not isinstance(previous, dict) or previous.get("status") != "ok":
         return Verdict(False, "no earlier result")
     if not executed.is_file():
         return Verdict(False, "its executed notebook is gone")
+    if previous.get("executed") != file_digest(executed):
+        return Verdict(False, "its executed notebook is not the one recorded")
     if previous.get("key") != key:
         if previous.get("notebook_digest") != file_digest(notebook):
             return Verdict(False, "notebook changed")
@@ -96,17 +100,37 @@ def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, exe
         if previous.get("library") != library_fingerprint():
             return Verdict(False, "library changed")
         return Verdict(False, "environment changed")
-    changed = [Path(p).name for p, digest in previous.get("inputs", {}).items() if file_digest(p) != digest]
+    inputs = previous.get("inputs")
+    if not isinstance(inputs, dict):
+        return Verdict(False, "no record of what it read")
+    changed = [Path(p).name for p, digest in inputs.items() if file_digest(p) != digest]
     if changed:
         return Verdict(False, f"data changed: {', '.join(sorted(changed))}")
     return Verdict(True, "unchanged")
 
 
-def read(out: Path) -> dict:
+def read(out: Path, warn=None) -> dict:
+    """The record of the last build in ``out``; {} when there is none or it cannot be read (``warn`` is told why)."""
+    path = out / MANIFEST
     try:
-        return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = f"not readable ({type(exc).__name__})"
+    else:
+        if isinstance(record, dict) and isinstance(record.get("sections", {}), dict) and isinstance(record.get("outputs", {}), dict):
+            return record
+        reason = "not a build record"
+    if warn:
+        warn(f"warning: {path} is {reason}; building as if nothing had been built before")
+    return {}
+
+
+def outputs_intact(record: dict, out: Path, names) -> bool:
+    """Whether each of ``names`` in ``out`` is the file the record says the last build wrote."""
+    recorded = record.get("outputs", {})
+    return all(name in recorded and recorded[name] == file_digest(out / name) for name in names)
 
 
 def fingerprints(paths: list[str]) -> dict[str, str | None]:
