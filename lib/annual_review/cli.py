@@ -22,6 +22,16 @@ def _formats(text: str) -> tuple[str, ...]:
     return chosen
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 1 to 86400")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annual-review",
@@ -42,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
     build.add_argument("--allow-partial", action="store_true",
                        help="if sections fail, still write the report, marking them (default: keep the last good report)")
+    build.add_argument("--timeout", type=_seconds, default=None,
+                       help="seconds a section may run before it is stopped and reported failed "
+                            "(default: the config's 'timeout', else 600)")
 
     validate = commands.add_parser("validate", help="check a year's data against tables.yml; exit 2 on any problem")
     validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
@@ -70,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             from .build import build
 
-            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
-                  jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format)
+            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
+                  force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout)
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
@@ -102,7 +115,27 @@ def main(argv: list[str] | None = None) -> int:
     except AnnualReviewError as exc:
         print(f"annual-review {args.command}: error:\n{exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only folder, a file that vanished: said plainly, never a traceback
+        kept = "; the last good output was left as it was (已有的报告保持不变)" if args.command == "build" else ""
+        print(f"annual-review {args.command}: error: {_os_error(exc)}{kept}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("annual-review: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error in plain words, naming the file."""
+    import errno
+
+    what = {
+        errno.ENOSPC: "the disk is full (磁盘空间不足)",
+        errno.EDQUOT: "the disk quota is used up (磁盘配额已满)",
+        errno.EROFS: "the folder is on a read-only file system (只读文件系统)",
+        errno.EACCES: "permission denied (没有权限)",
+        errno.EPERM: "operation not permitted (没有权限)",
+        errno.ENOENT: "no such file or folder (文件不存在)",
+    }.get(exc.errno, exc.strerror or str(exc))
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{what}"

@@ -6,12 +6,14 @@ and notebooks. Another body's report is another config, not another library.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from . import yamlfile
 from .exceptions import ConfigError
 from .numbers import cn_numeral
 
@@ -20,8 +22,10 @@ DEFAULT_DATA_DIR = "data"
 DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
-_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered"}
-_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document"}
+_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered", "timeout"}
+_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document", "timeout"}
+DEFAULT_TIMEOUT = 600  # seconds a section may run (config `timeout:`, `build --timeout`)
+MAX_TIMEOUT = 24 * 3600
 # The printed page (PDF and the browser's print), after GB/T 9704 for official documents.
 DEFAULT_DOCUMENT = {
     "page": "A4",
@@ -33,6 +37,43 @@ DEFAULT_DOCUMENT = {
     "body_size": "16pt",  # 三号
     "line_height": "28pt",
 }
+# Config values that end up in the page's CSS must be what they claim to be, nothing more.
+_FONT = re.compile(r"^[\w .+\-]{1,64}$")  # letters (Chinese included), digits, space, _ . + -
+_LENGTH = re.compile(r"^\d{1,3}(?:\.\d{1,2})?(?:pt|px|mm|cm|in|em|rem)$")
+_LINE_HEIGHT = re.compile(r"^(?:\d{1,3}(?:\.\d{1,2})?(?:pt|px|mm|cm|in|em|rem)?)$")
+_PAGE = re.compile(r"^(?:A3|A4|A5|B4|B5|letter|legal)(?: (?:portrait|landscape))?$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+# An address something would be fetched from: refused in config and narratives (the report fetches nothing).
+REMOTE = re.compile(r"(?i)(?:\b(?:https?|ftps?|file|wss?|data|javascript):|(?<![\w:])//[\w.-]+\.[a-z]{2,}|\burl\s*\()")
+
+
+def check_document(document: Mapping, where: str) -> list[str]:
+    """Problems with the ``document:`` settings: each value must be a font name, a length or a page size."""
+    problems = []
+
+    def check(key: str, value, pattern: re.Pattern, what: str) -> None:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not pattern.match(str(value)):
+            problems.append(f"{where}: document.{key} = {str(value)[:60]!r} is not {what}")
+
+    for key in ("title_font", "body_font"):
+        check(key, document.get(key), _FONT, "a font name (letters, digits, spaces, _ . + -)")
+    fonts = document.get("heading_fonts")
+    if not isinstance(fonts, list) or not fonts:
+        problems.append(f"{where}: document.heading_fonts must be a list of font names")
+    else:
+        for i, font in enumerate(fonts, 1):
+            check(f"heading_fonts[{i}]", font, _FONT, "a font name (letters, digits, spaces, _ . + -)")
+    for key in ("title_size", "body_size"):
+        check(key, document.get(key), _LENGTH, "a size such as 16pt")
+    check("line_height", document.get("line_height"), _LINE_HEIGHT, "a line height such as 28pt")
+    check("page", document.get("page"), _PAGE, "a page size such as A4 (A3, A4, A5, B4, B5, letter, legal)")
+    margins = document.get("margins")
+    if not isinstance(margins, Mapping) or set(margins) != {"top", "bottom", "left", "right"}:
+        problems.append(f"{where}: document.margins must give top, bottom, left and right")
+    else:
+        for side, value in margins.items():
+            check(f"margins.{side}", value, _LENGTH, "a length such as 28mm")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,7 @@ class Section:
     executed_name: str = ""  # file name of its executed notebook under outputs/<year>/sections/
     required: bool = False  # the report may not be published without this section's content
     numbered: bool = True  # False: the heading stands without a number and the count skips it (an overview)
+    timeout: float | None = None  # seconds it may run; None: the config's
 
     def walk(self):
         yield self
@@ -68,9 +110,15 @@ class ReportConfig:
     allow_personal_data: bool = False  # publish ID numbers, mobile numbers, e-mails found in the text
     # The printed page: DEFAULT_DOCUMENT with the config's changes.
     document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
+    timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
+    findings: tuple = ()  # personal data in the config's own text (body, title, headings), with lines
 
     def title(self, year: int) -> str:
         return self.title_pattern.format(body=self.body, year=year)
+
+    def index_title(self) -> str:
+        """The heading of the page listing every year's report."""
+        return f"{self.body}法治政府建设年度报告"
 
     def all_sections(self) -> list[Section]:
         return [s for top in self.sections for s in top.walk()]
@@ -126,20 +174,37 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: the report config does not exist (pass --config to name another)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw, tree = yamlfile.load(path)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except yamlfile.YAMLLimitError as exc:
+        raise ConfigError(f"{path}: refused: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    raw = raw or {}
     problems: list[str] = []
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with 'body', 'title' and 'sections'")
+    for line, text in yamlfile.strings(tree):
+        if REMOTE.search(text):
+            problems.append(f"{path}, line {line}: {text[:80]!r} holds a web or file address; the report fetches "
+                            "nothing and links nowhere from its config (写入了网址，报告不从网络取任何内容)")
     for key in sorted(set(raw) - _TOP_KEYS):
         problems.append(f"{path}: unknown key '{key}' (known: {sorted(_TOP_KEYS)})")
     for key in ("body", "title", "sections"):
         if not raw.get(key):
             problems.append(f"{path}: '{key}' is required")
-    numbering = tuple(raw.get("numbering") or DEFAULT_NUMBERING)
-    notebooks_dir = (path.parent / raw.get("notebooks", "notebooks")).resolve()
+    numbering = tuple(str(n) for n in (raw.get("numbering") or DEFAULT_NUMBERING))
+    notebooks_dir = (path.parent / str(raw.get("notebooks", "notebooks"))).resolve()
     seen: set[str] = set()
+
+    def seconds(value, where: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT:
+            problems.append(f"{path}: {where}: 'timeout' must be a number of seconds from 1 to {MAX_TIMEOUT}, not {value!r}")
+            return None
+        return float(value)
 
     def parse(items, level: int, where: str) -> tuple[Section, ...]:
         if not isinstance(items, list):
@@ -158,9 +223,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
                 problems.append(f"{path}: {here}: needs a 'heading', a 'notebook', or both")
             nb_path = None
             if notebook:
-                nb_path = notebooks_dir / notebook
-                if not nb_path.is_file():
-                    problems.append(f"{path}: {here}: notebook '{notebook}' not found in {notebooks_dir}")
+                nb_path = _notebook_path(notebooks_dir, str(notebook), f"{path}: {here}", problems)
             section_id = str(item.get("id") or (Path(notebook).stem.split("-", 1)[-1] if notebook else f"part-{level}-{i}"))
             if section_id in seen:
                 problems.append(f"{path}: {here}: section id '{section_id}' is used twice")
@@ -178,6 +241,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
                     requires=str(item["requires"]) if item.get("requires") else None,
                     required=bool(item.get("required", False)),
                     numbered=bool(item.get("numbered", True)),
+                    timeout=seconds(item.get("timeout"), here),
                     children=children,
                 )
             )
@@ -185,16 +249,44 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
 
     sections = parse(raw.get("sections") or [], 1, "sections")
     sections = _name_outputs(sections)
+    document = {**DEFAULT_DOCUMENT, **(raw.get("document") or {})} if isinstance(raw.get("document") or {}, Mapping) else {}
+    problems += check_document(document, str(path)) if document else [f"{path}: 'document' must be a mapping"]
+    language = str(raw.get("language", "zh-CN"))
+    if not _LANGUAGE.match(language):
+        problems.append(f"{path}: language {language[:40]!r} is not a language tag such as zh-CN")
+    timeout = seconds(raw.get("timeout"), "top level")
     if problems:
         raise ConfigError("\n".join(problems))
+    from .privacy import scan
+
+    findings = tuple(f for line, text in yamlfile.strings(tree) for f in scan(text, f"{path}, line {line}"))
     return ReportConfig(
         path=path.resolve(),
         body=str(raw["body"]),
         title_pattern=str(raw["title"]),
-        language=str(raw.get("language", "zh-CN")),
+        language=language,
         numbering=numbering,
         notebooks_dir=notebooks_dir,
         sections=sections,
         allow_personal_data=bool(raw.get("allow_personal_data", False)),
-        document={**DEFAULT_DOCUMENT, **(raw.get("document") or {})},
+        document=document,
+        timeout=timeout or DEFAULT_TIMEOUT,
+        findings=findings,
     )
+
+
+def _notebook_path(notebooks_dir: Path, notebook: str, where: str, problems: list[str]) -> Path | None:
+    """The notebook's path if it is a notebook file inside the notebooks folder (symlinks resolved); else a problem."""
+    candidate = Path(notebook)
+    resolved = (notebooks_dir / candidate).resolve()
+    if candidate.is_absolute() or ".." in candidate.parts or not resolved.is_relative_to(notebooks_dir):
+        problems.append(f"{where}: notebook {notebook!r} is outside the notebooks folder {notebooks_dir}; "
+                        "name a notebook in it, such as 10-measures.ipynb")
+        return None
+    if candidate.suffix != ".ipynb":
+        problems.append(f"{where}: notebook {notebook!r} is not a notebook (.ipynb) file")
+        return None
+    if not resolved.is_file():
+        problems.append(f"{where}: notebook {notebook!r} not found in {notebooks_dir}")
+        return None
+    return notebooks_dir / candidate

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import tracking
 from .exceptions import DataError
-from .paths import available_years, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
+from .paths import OUTSIDE, available_years, contained, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import WORKBOOK, Problem, RawTable, SourceError, read_csv, read_sheet, workbook_sheets
 
@@ -50,6 +50,9 @@ def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
                                                  f"in {WORKBOOK}; keep one of them)")])
     if not spec.kept_in(year) and not _present(data_dir, year, spec):
         return None
+    for path in (workbook, csv_path):
+        if path.exists() and not contained(path, folder):
+            raise SourceError([Problem(str(path), OUTSIDE.format(folder=folder))])
     if workbook.is_file():
         return read_sheet(workbook, (spec.name, spec.title))
     if not csv_path.is_file():

@@ -10,7 +10,9 @@ class AnnualReviewError(Exception):
 
 
 class ConfigError(AnnualReviewError):
-    """The report configuration (``report.yml``) is missing or malformed."""
+    """The report configuration (``report.yml``) is missing or malformed: bad input, as bad data is."""
+
+    exit_code = 2
 
 
 class DataError(AnnualReviewError):

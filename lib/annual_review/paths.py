@@ -37,3 +37,12 @@ def year_dir(data_dir: str | Path, year: int) -> Path:
 
 def workbook_path(data_dir: str | Path, year: int) -> Path:
     return year_dir(data_dir, year) / WORKBOOK
+
+
+def contained(path: str | Path, folder: str | Path) -> bool:
+    """Whether ``path``, symlinks resolved, is inside ``folder`` (so a link cannot publish a file from elsewhere)."""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+
+OUTSIDE = ("是指向该文件夹之外的链接，未读取 (a link to a file outside {folder}; it was not read: "
+           "copy the file into the folder instead)")

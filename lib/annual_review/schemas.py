@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yamlfile
 from .exceptions import DataError
 
 TABLES_FILE = "tables.yml"
@@ -120,9 +121,13 @@ def _quantity(raw, where: str, problems: list[str], tables: Mapping) -> Quantity
 @functools.cache
 def _read(path: Path, mtime: float) -> Declarations:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yamlfile.load(path)[0] or {}
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: not valid YAML: {exc}") from None
+    except yamlfile.YAMLLimitError as exc:
+        raise DataError(f"{path}: refused: {exc}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     if not isinstance(raw, Mapping) or not isinstance(raw.get("tables", {}), Mapping):
         raise DataError(f"{path}: expected 'tables:' (a mapping of table names to declarations) and optional 'checks:'")
     problems: list[str] = []
@@ -163,9 +168,12 @@ def _read(path: Path, mtime: float) -> Declarations:
         unknown_key = [k for k in key if k not in body["columns"]]
         if unknown_key:
             problems.append(f"{where}: key names unknown columns {unknown_key}")
+        file = str(body.get("file", f"{name}.csv"))
+        if Path(file).is_absolute() or ".." in Path(file).parts or "\\" in file or len(Path(file).parts) != 1:
+            problems.append(f"{where}: file {file!r} must be a file name in the year's folder, such as {name}.csv")
         tables[str(name)] = TableSpec(
             name=str(name),
-            file=str(body.get("file", f"{name}.csv")),
+            file=file,
             title=str(body.get("title", name)),
             description=str(body.get("description", "")),
             columns=tuple(columns),
