@@ -86,10 +86,15 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
     if not alt:
         raise ValueError("show_chart: a chart needs alt text (charts made by bar_chart carry their own)")
     png = base64.b64encode(figure_png(fig)).decode("ascii")
+    # The words drawn in the picture (title, axis and tick labels, legend, value labels, source), so the
+    # build can look for personal data in them as it does in text.
+    from matplotlib.text import Text
+
+    texts = list(dict.fromkeys(t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()))
     _display(
         {"image/png": png, "text/plain": alt},
         "chart",
-        {"image/png": {"alt": alt}, "caption": caption or ""},
+        {"image/png": {"alt": alt}, "caption": caption or "", "texts": texts},
     )
 
 

@@ -7,7 +7,10 @@ its own font subset), and text that can be selected and searched.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .exceptions import BuildError
+from .paths import contained
 
 
 _MISSING = (
@@ -25,10 +28,37 @@ def check_pdf_support() -> None:
         raise BuildError(_MISSING.format(detail=""))
 
 
-def pdf_bytes(report_html: str) -> bytes:
-    """The rendered report (its HTML) as a PDF."""
+def _fetcher(project: Path | None, refused: list[str]):
+    """A WeasyPrint URL fetcher that serves ``data:`` URLs and files inside ``project``, and nothing else."""
+    from urllib.parse import unquote, urlparse
+
+    from weasyprint.urls import URLFetcher
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and project is not None:
+                path = Path(unquote(urlparse(url).path))
+                if path.is_file() and contained(path, project):
+                    return super().fetch(url, headers)
+            refused.append(url[:120])
+            raise ValueError(f"not fetched: {url[:120]} (the report fetches nothing from outside)")
+
+    return LocalOnly(allowed_protocols={"data", "file"}, allow_redirects=False)
+
+
+def pdf_bytes(report_html: str, base: Path | None = None) -> bytes:
+    """The rendered report (its HTML) as a PDF; nothing is fetched but ``data:`` URLs and files inside ``base``."""
     try:
         import weasyprint
     except OSError as exc:  # the Python package is there, the Pango library it draws text with is not
         raise BuildError(_MISSING.format(detail=f" ({exc})")) from None
-    return weasyprint.HTML(string=report_html).write_pdf()
+    refused: list[str] = []
+    base_url = base.resolve().as_uri() + "/" if base is not None else None
+    pdf = weasyprint.HTML(string=report_html, base_url=base_url, url_fetcher=_fetcher(base, refused)).write_pdf()
+    if refused:
+        raise BuildError("The report asks for something from outside, which was not fetched: "
+                         + ", ".join(dict.fromkeys(refused)))
+    return pdf

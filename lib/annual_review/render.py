@@ -22,6 +22,7 @@ from bs4 import BeautifulSoup
 from .config import ReportConfig, Section, heading_number
 from .elements import MARKER
 from .fonts import embedded_font_css
+from .store import CONTENT_SECURITY_POLICY
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"
@@ -169,6 +170,7 @@ def render_report(
         "built_at": built_at.strftime("%Y-%m-%d %H:%M"),
         "provenance": provenance,
         "data_notes": list(data_notes),
+        "csp": CONTENT_SECURITY_POLICY,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
