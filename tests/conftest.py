@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -87,4 +88,24 @@ def project(tmp_path):
     shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
     copy_2020_data(tmp_path / "data")
     shutil.copy(CONFIG, tmp_path / "report.yml")
+    return tmp_path
+
+
+def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, config: str = "") -> Path:
+    """A config of fixture notebooks, each showing a one-line narrative ``item<i>.md`` for 2021.
+
+    ``config`` is added to the config's top level (say ``timeout: 5``).
+    """
+    data = tmp_path / "data"
+    (data / "2021" / "narrative").mkdir(parents=True)
+    (data / "tables.yml").write_text("tables: {}\n", encoding="utf-8")
+    lines = []
+    for i, (heading, notebook, parameters) in enumerate(sections, 1):
+        (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项。\n", encoding="utf-8")
+        lines.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: {notebook}\n"
+                     f"    parameters: {json.dumps({'section': f'item{i}', **parameters})}\n")
+    (tmp_path / "report.yml").write_text(
+        f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: {FIXTURES}\n{config}sections:\n" + "".join(lines),
+        encoding="utf-8",
+    )
     return tmp_path

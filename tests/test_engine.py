@@ -15,24 +15,8 @@ import pytest
 
 from annual_review import manifest
 from annual_review.build import build
-from conftest import FIXTURES, run_cli, squash, visible_text
+from conftest import FIXTURES, run_cli, small_project, squash, visible_text
 
-
-
-def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]]) -> Path:
-    """A config of fixture notebooks, each showing a one-line narrative ``item<i>.md`` for 2021."""
-    data = tmp_path / "data"
-    (data / "2021" / "narrative").mkdir(parents=True)
-    (data / "tables.yml").write_text("tables: {}\n", encoding="utf-8")
-    lines = []
-    for i, (heading, notebook, parameters) in enumerate(sections, 1):
-        (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项。\n", encoding="utf-8")
-        lines.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: {notebook}\n"
-                     f"    parameters: {json.dumps({'section': f'item{i}', **parameters})}\n")
-    (tmp_path / "report.yml").write_text(
-        f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: {FIXTURES}\nsections:\n" + "".join(lines), encoding="utf-8"
-    )
-    return tmp_path
 
 
 def states(lines: list[str]) -> dict[str, str]:

@@ -1,0 +1,533 @@
+"""Faults and hostile input (issue #10): text never runs, nothing hangs, nothing stale, foreign or personal is published.
+
+One test (or one family of cases) per promise of the README's "Safe" section. Each
+was checked to fail with the mechanism it covers taken out.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.server
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from annual_review import build as build_module
+from annual_review import cli, manifest
+from annual_review.build import build
+from annual_review.config import load_config
+from annual_review.exceptions import ConfigError, NarrativeError
+from annual_review.narrative import render_text
+from conftest import FIXTURES, run_cli, small_project, squash, visible_text
+
+try:
+    from annual_review import store
+except ImportError:  # (on a checkout from before the output folder had its own module: those tests fail)
+    store = None
+
+VALID_ID = "11010519491231002X"  # GB 11643's worked example
+
+
+def report_text(out: Path, year: int = 2021) -> str:
+    return squash(visible_text((out / str(year) / "report.html").read_text(encoding="utf-8")))
+
+
+def add_narrative(root: Path, text: str, item: int = 1) -> Path:
+    path = root / "data" / "2021" / "narrative" / f"item{item}.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- 1. narrative text never runs code ------------------------------------------------------------
+
+# The escapes Jinja2's sandbox documentation and advisories discuss: globals of a function, the class
+# hierarchy, str.format reaching attributes, a template reaching its context, and a value's methods.
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.system('touch {marker}') }}",
+    "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch {marker}') }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ '{0.__class__.__mro__}'.format(year) }}",
+    "{{ lipsum.__globals__['os'].system('touch {marker}') }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ self._TemplateReference__context.parent }}",
+    "{{ year.__class__ }}",
+    "{{ figures.pop('year') }}",
+    "{{ table.to_csv('{marker}') }}",
+    "{{ table | attr('to_csv') }}",
+    "{{ table.__class__.__init__.__globals__ }}",
+    "{{ table | each('{count.__class__}') }}",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPES)
+def test_a_narrative_cannot_reach_python(tmp_path, template):
+    import pandas as pd
+
+    marker = tmp_path / "ran"
+    with pytest.raises(NarrativeError) as caught:
+        render_text("第一行\n" + template.replace("{marker}", str(marker)),
+                    {"year": 2021, "figures": {"year": 2021}, "table": pd.DataFrame({"count": [1]})}, source="x.md")
+    assert "x.md" in str(caught.value)
+    assert not marker.exists()
+
+
+def test_a_hostile_narrative_stops_the_build_naming_file_and_line(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    marker = tmp_path / "ran"
+    path = add_narrative(root, f"第一行。\n{{{{ cycler.__init__.__globals__.os.system('touch {marker}') }}}}\n")
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{path}, line 2" in result.stderr and "not allowed in a narrative" in result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "took more than 5 s"),
+    ("{% for i in range(10000) %}{{ 'x' * 100 }}{% endfor %}", "more than 200,000 characters"),
+    ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
+])
+def test_a_narrative_that_never_ends_is_stopped(template, message):
+    with pytest.raises(NarrativeError) as caught:
+        render_text(template, {}, source="loop.md")
+    assert "loop.md" in str(caught.value) and message in str(caught.value)
+
+
+# --- 2. a dead or endless section never hangs the build ------------------------------------------
+
+@pytest.mark.parametrize("how, said", [
+    ("kill", "the kernel died (killed by signal 9, SIGKILL"),
+    ("exit", "the kernel died (it exited with status 3)"),
+    ("loop", "timed out after 5 s"),
+])
+def test_a_section_that_dies_or_never_ends_fails_alone(tmp_path, how, said):
+    root = small_project(tmp_path, [("甲", "stuck.ipynb", {"how": how}), ("乙", "narrative.ipynb", {})], config="timeout: 5\n")
+    # subprocess's timeout guards against a hang only; the build's own limit is what is tested.
+    result = run_cli("build", "--jobs", "1", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"section 'item1' (stuck.ipynb), cell 3: {said}" in result.stderr
+    assert "narrative.ipynb" in result.stdout and "ran" in result.stdout.split("narrative.ipynb")[1].split("\n")[0]
+    saved = tmp_path / "out" / "2021" / "failed" / "stuck.ipynb"
+    assert saved.is_file() and said.split(" (")[0] in saved.read_text(encoding="utf-8")
+
+
+def test_the_command_line_time_limit_overrides_the_config(tmp_path):
+    root = small_project(tmp_path, [("甲", "stuck.ipynb", {"how": "loop"})], config="timeout: 600\n")
+    result = run_cli("build", "--timeout", "3", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and "timed out after 3 s" in result.stderr
+
+
+# --- 3. no section can change another's output ----------------------------------------------------
+
+def _isolation_project(tmp_path: Path, order: list[str], what: str) -> Path:
+    notebooks = {"patch": ("补丁", "patcher.ipynb", {"what": what}), "use": ("用", "sensitive.ipynb", {})}
+    root = small_project(tmp_path, [notebooks[name] for name in order])
+    shown = ('{{ n | more }}；{{ state.get("environment") }}；{{ state.get("folder") }}；{{ state.get("precision") }}；'
+             '{{ state.get("path") }}；{{ state.get("files") }}；{{ state.get("more") }}。\n')
+    for i, name in enumerate(order, 1):
+        if name == "use":
+            add_narrative(root, shown, item=i)
+    return root
+
+
+@pytest.mark.parametrize("what", ["all", "state"])
+def test_a_section_sees_the_same_process_whatever_ran_before_it(tmp_path, what):
+    """A section that patches the library, sets options and a resource limit, then one that depends on them: both orders."""
+    texts = {}
+    for order in (["use", "patch", "use"], ["patch", "use"]):
+        root = _isolation_project(tmp_path / "-".join(order), order, what)
+        result = run_cli("build", "--jobs", "1", "--format", "html", "--output-dir", str(root / "out"), cwd=root)
+        assert result.returncode == 0, result.stderr
+        texts["-".join(order)] = report_text(root / "out")
+        if what == "all":
+            assert "retired: section patcher.ipynb changed" in result.stdout
+            assert "a resource limit" in result.stdout and "annual_review.numbers.more" in result.stdout
+    alone = "1200多；clean；fixtures；6；False"
+    first = texts["use-patch-use"]
+    assert first.count(alone) == 2  # the section after the patcher sees what the one before it saw
+    assert "补丁" in first and alone in texts["patch-use"]
+    assert "PATCHED" not in first.split("补丁")[1].split("三、")[1]
+
+
+# --- 4. a stale or corrupt cache is never trusted --------------------------------------------------
+
+@pytest.fixture
+def built_small(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {}), ("乙", "narrative.ipynb", {})])
+    out = tmp_path / "out"
+    result = run_cli("build", "--format", "html", "--output-dir", str(out), cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root, out
+
+
+def test_a_truncated_executed_notebook_is_run_again(built_small):
+    root, out = built_small
+    executed = out / "2021" / "sections" / "narrative.item1.ipynb"
+    executed.write_bytes(executed.read_bytes()[:200])
+    add_narrative(root, "第一项改过。\n", item=2)  # so the report is rendered again
+    result = run_cli("build", "--format", "html", "--output-dir", str(out), cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "its executed notebook is not the one recorded" in result.stdout
+    assert "第1项。" in report_text(out) and "第一项改过。" in report_text(out)
+
+
+@pytest.mark.parametrize("content", [b"[]", b"\x89PNG\r\n\x1a\n\x00\x00binary", b'{"sections": []}'])
+def test_an_unreadable_manifest_is_no_cache(built_small, content):
+    root, out = built_small
+    (out / "2021" / "manifest.json").write_bytes(content)
+    for args in ([], ["--force"]):
+        result = run_cli("build", *args, "--format", "html", "--output-dir", str(out), cwd=root)
+        assert result.returncode == 0, result.stderr
+    assert "building as if nothing had been built before" in result.stdout or "--force" in result.stdout
+    assert json.loads((out / "2021" / "manifest.json").read_text(encoding="utf-8"))["sections"]
+
+
+def test_leftovers_of_killed_builds_are_removed(built_small):
+    root, out = built_small
+    for leftover in (".staging-abc", ".trash-1-0"):
+        (out / "2021" / leftover / "sections").mkdir(parents=True)
+    (out / "2021" / ".report.html.xyz.tmp").write_text("half", encoding="utf-8")
+    assert run_cli("build", "--format", "html", "--output-dir", str(out), cwd=root).returncode == 0
+    assert sorted(p.name for p in (out / "2021").iterdir() if p.name.startswith(".")) == [".lock"]
+
+
+def _failing_move(after: int):
+    """store._move that fails (as a full disk would) once ``after`` moves have been made."""
+    real, count = store._move, {"n": 0}
+
+    def move(source, target):
+        count["n"] += 1
+        if count["n"] > after:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(source, target)
+
+    return move
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 3])
+def test_a_publication_cut_short_is_finished_by_the_next_build(built_small, monkeypatch, after):
+    """The sentence a crash leaves half published must never outlive its source (#10's disk-full report)."""
+    root, out = built_small
+    add_narrative(root, "新的一句。\n")
+    monkeypatch.setattr(store, "_move", _failing_move(after))
+    with pytest.raises(OSError):
+        build(root / "report.yml", root / "data", out, formats=("html",), log=lambda line: None)
+    monkeypatch.undo()
+    add_narrative(root, "第1项。\n")  # the source goes back to what it was
+    lines: list[str] = []
+    build(root / "report.yml", root / "data", out, formats=("html",), log=lines.append)
+    text = report_text(out)
+    assert "第1项。" in text and "新的一句" not in text  # what the sources say now, nothing else
+    record = json.loads((out / "2021" / "manifest.json").read_text(encoding="utf-8"))
+    assert record["outputs"]["report.html"] == manifest.file_digest(out / "2021" / "report.html")
+    assert not [p.name for p in (out / "2021").iterdir() if p.name.startswith((".staging", ".trash", ".publish"))]
+
+
+def test_the_store_finishes_or_undoes_every_publication(tmp_path, monkeypatch):
+    """Without kernels: cut a publication short at every step; the next holder of the folder sees old or new, whole."""
+    def state(folder: Path) -> dict:
+        return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*"))
+                if p.is_file() and not p.name.startswith(".")}
+
+    old = {"sections/a.ipynb": "old a", "report.html": "old report", "report.pdf": "old pdf", "manifest.json": "old record"}
+    new = {"sections/a.ipynb": "new a", "report.html": "new report", "manifest.json": "new record"}
+    for after in range(8):
+        folder = tmp_path / f"cut-{after}"
+        for name, text in old.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        with store.OutputFolder(folder) as held:
+            staging = held.staging()
+            for name, text in new.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name).write_text(text)
+            monkeypatch.setattr(store, "_move", _failing_move(after))
+            try:
+                held.publish(staging, ["sections", "report.html", "manifest.json"], ["report.pdf"])
+                finished = True
+            except OSError:
+                finished = False
+            monkeypatch.undo()
+        with store.OutputFolder(folder):
+            pass  # the next build takes the folder: it repairs
+        assert state(folder) == new, (after, finished, state(folder))
+
+
+def test_an_error_is_not_hidden_by_the_index(tmp_path, monkeypatch):
+    root = small_project(tmp_path, [("甲", "broken.ipynb", {})])
+    monkeypatch.setattr(build_module, "write_index", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "index")))
+    with pytest.raises(Exception) as caught:
+        build(root / "report.yml", root / "data", tmp_path / "out", formats=("html",), log=lambda line: None)
+    assert "section(s) failed" in str(caught.value)
+
+
+# --- 5. personal data is found wherever it is published --------------------------------------------
+
+def _contacts(root: Path, name: str) -> None:
+    (root / "data" / "tables.yml").write_text(
+        "tables:\n  contacts:\n    columns:\n      name: {type: text, label: 名称}\n"
+        "      count: {type: integer, label: 次数}\n", encoding="utf-8")
+    (root / "data" / "2021" / "contacts.csv").write_text(f"name,count\n{name},3\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("place, name, where", [
+    ("chart label", "联系人13812345678", "chart"),
+    ("full-width digits", "联系电话１３８１２３４５６７８", "chart"),
+    ("ideographic spaces", "电话138\u30001234\u30005678", "chart"),
+    ("no-break spaces and dots", "电话138\u00a01234.5678", "chart"),
+    ("ID number with hyphens", "证件110105-19491231-002X", "chart"),
+])
+def test_personal_data_in_a_chart_is_refused(tmp_path, place, name, where):
+    root = small_project(tmp_path, [("甲", "chart.ipynb", {})])
+    _contacts(root, name)
+    result = run_cli("build", "--format", "html,pdf,docx", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 2, result.stderr
+    assert "Personal data found" in result.stderr and f"section 'item1' (chart.ipynb), {where}" in result.stderr
+    assert not list((tmp_path / "out" / "2021").glob("report.*"))  # neither HTML nor PDF nor Word
+
+
+def test_personal_data_in_the_config_is_refused_naming_the_line(tmp_path):
+    root = small_project(tmp_path, [("甲（联系电话 138 1234 5678）", "narrative.ipynb", {})])
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    line = next(n for n, text in enumerate((root / "report.yml").read_text(encoding="utf-8").splitlines(), 1) if "138" in text)
+    assert result.returncode == 2 and f"report.yml, line {line}: 手机号码" in result.stderr
+    assert not (tmp_path / "out" / "2021" / "report.html").exists()
+
+
+def test_personal_data_is_looked_for_in_every_published_format():
+    from annual_review.pdf import pdf_bytes
+    from annual_review.privacy import scan_docx, scan_html, scan_pdf, scan_published
+    from annual_review.word import docx_bytes
+
+    html = ('<html><body><h1>报告</h1><main><section data-section="loans"><figure class="ar-table"><table><tr>'
+            '<td>１１０１０５\u300019491231\u3000002X</td><td>电话１３８ １２３４ ５６７８</td></tr></table></figure>'
+            '</section></main></body></html>')
+    found = scan_html(html, "report.html")
+    assert [f.kind[:4] for f in found] == ["身份证号", "手机号码"]
+    assert all(str(f).startswith("report.html: section 'loans', table cell:") for f in found)
+    pdf, word = pdf_bytes(html), docx_bytes(html)
+    assert "手机号码" in str(scan_pdf(pdf)) and "page 1" in str(scan_pdf(pdf))
+    assert len(scan_docx(word)) == 2 and "table 1, row 1" in str(scan_docx(word)[0])
+    assert scan_published({"report.html": html.encode(), "report.pdf": pdf, "report.docx": word}) == found
+
+
+# --- 6. the report fetches nothing from the network ----------------------------------------------
+
+@pytest.fixture
+def server():
+    """A local HTTP server that counts the requests it gets."""
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
+    httpd.shutdown()
+
+
+def test_a_remote_image_in_a_narrative_is_refused(tmp_path, server):
+    url, requests = server
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    path = add_narrative(root, f"正文。\n\n![图]({url}/tracker.png)\n")
+    result = run_cli("build", "--format", "html,pdf", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and f"{path}, line 3: a picture" in result.stderr
+    assert requests == []
+
+
+def test_weasyprint_fetches_nothing_from_outside(tmp_path, server):
+    from annual_review.exceptions import BuildError
+    from annual_review.pdf import pdf_bytes
+
+    url, requests = server
+    page = (f'<html><head><link rel="stylesheet" href="{url}/style.css"><style>@import url("{url}/more.css");'
+            f'body {{ background: url("{url}/bg.png") }}</style></head><body><img src="{url}/x.png">'
+            f'<img src="file:///etc/hostname"></body></html>')
+    with pytest.raises(BuildError, match="not fetched"):
+        pdf_bytes(page, base=tmp_path)
+    assert requests == []
+
+
+def test_the_browser_fetches_nothing_even_if_a_remote_address_slipped_in(tmp_path, server):
+    from playwright.sync_api import sync_playwright
+
+    from test_browser import CHROMIUM, FLAGS
+
+    url, requests = server
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    assert run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root).returncode == 0
+    report = tmp_path / "out" / "2021" / "report.html"
+    page_html = report.read_text(encoding="utf-8").replace(
+        "</main>", f'<img src="{url}/pixel.png"><link rel="stylesheet" href="{url}/x.css"><script src="{url}/x.js"></script></main>')
+    report.write_text(page_html, encoding="utf-8")
+    index = tmp_path / "out" / "index.html"
+    index.write_text(index.read_text(encoding="utf-8").replace("</body>", f'<img src="{url}/i.png"></body>'), encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page()
+        for target in (report, index):
+            page.goto(target.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)
+        browser.close()
+    assert requests == []
+
+
+# --- 7. config values cannot break out of the page -----------------------------------------------
+
+@pytest.mark.parametrize("key, value", [
+    ("body_font", '仿宋"; } </style><script>document.title="pwned"</script><style> x { a: "'),
+    ("title_size", "22pt; background: url(http://example.com/x)"),
+    ("page", "A4 } body { display: none"),
+    ("heading_fonts", '["黑体", "</style><script>alert(1)</script>"]'),
+])
+def test_document_settings_are_checked_before_they_reach_the_page(tmp_path, key, value):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})], config=f"document:\n  {key}: {json.dumps(value) if key != 'heading_fonts' else value}\n")
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 2 and f"document.{key}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "2021" / "report.html").exists()
+
+
+# --- 8. paths stay in their folders ------------------------------------------------------------------
+
+def test_a_notebook_outside_the_notebooks_folder_is_refused_unread(tmp_path):
+    root = small_project(tmp_path, [("甲", "../../../../../../../../etc/passwd", {})])
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 2 and "is outside the notebooks folder" in result.stderr
+    assert "root:" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("file", ["../../../etc/hostname", "/etc/hostname", "sub/../../x.csv"])
+def test_a_table_file_outside_the_year_folder_is_refused(tmp_path, file):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    (root / "data" / "tables.yml").write_text(f"tables:\n  t:\n    file: {file}\n    columns: {{a: {{type: text}}}}\n", encoding="utf-8")
+    result = run_cli("validate", "--data-dir", str(root / "data"), "--year", "2021")
+    assert result.returncode == 2 and "must be a file name in the year's folder" in result.stderr
+
+
+@pytest.mark.parametrize("what", ["table", "narrative"])
+def test_a_link_out_of_the_year_folder_is_not_read(tmp_path, what):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a\n机密内容\n", encoding="utf-8")
+    if what == "table":
+        (root / "data" / "tables.yml").write_text("tables:\n  t:\n    columns: {a: {type: text}}\n", encoding="utf-8")
+        (root / "data" / "2021" / "t.csv").symlink_to(secret)
+    else:
+        (root / "data" / "2021" / "narrative" / "item1.md").unlink()
+        (root / "data" / "2021" / "narrative" / "item1.md").symlink_to(secret)
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode != 0 and "a link to a file outside" in result.stderr
+    assert "机密内容" not in result.stdout + result.stderr
+    assert not (tmp_path / "out" / "2021" / "report.html").exists()
+
+
+# --- 9. every failure is a plain message, never a traceback or a false claim -------------------------
+
+@pytest.mark.parametrize("code, said", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only file system")])
+def test_a_full_disk_or_read_only_folder_is_said_plainly(tmp_path, monkeypatch, capsys, code, said):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    out = tmp_path / "out"
+    assert cli.main(["build", "--config", str(root / "report.yml"), "--data-dir", str(root / "data"),
+                     "--output-dir", str(out), "--format", "html"]) == 0
+    good = (out / "2021" / "report.html").read_bytes()
+    add_narrative(root, "改过。\n")
+
+    def refuse(path, content):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(store, "write_atomic", refuse)
+    capsys.readouterr()
+    assert cli.main(["build", "--config", str(root / "report.yml"), "--data-dir", str(root / "data"),
+                     "--output-dir", str(out), "--format", "html"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("annual-review build: error: ") and said in err and "Traceback" not in err
+    assert (out / "2021" / "report.html").read_bytes() == good
+
+
+def test_a_notebook_that_is_not_a_notebook_is_not_claimed_saved(tmp_path):
+    root = small_project(tmp_path, [("甲", "not-a-notebook.ipynb", {})])
+    config = root / "report.yml"
+    (tmp_path / "nbs").mkdir()
+    (tmp_path / "nbs" / "not-a-notebook.ipynb").write_text("this is not JSON", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace(f"notebooks: {FIXTURES}", f"notebooks: {tmp_path / 'nbs'}"),
+                      encoding="utf-8")
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "nothing was saved" in result.stderr and "saved:" not in result.stderr
+
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+                 + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]"
+                    for i in range(8)])
+
+
+@pytest.mark.parametrize("where", ["report.yml", "tables.yml"])
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, where):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    path = root / "report.yml" if where == "report.yml" else root / "data" / "tables.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nbomb:\n  " + BOMB.replace("\n", "\n  ") + "\n"
+                    if where == "report.yml" else "tables: {}\nbomb:\n  " + BOMB.replace("\n", "\n  ") + "\n", encoding="utf-8")
+    started = time.monotonic()
+    result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert time.monotonic() - started < 10  # (the interpreter's own start included; on main: a minute, then MemoryError)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{where}: refused: its aliases" in result.stderr
+    started = time.monotonic()
+    with pytest.raises((ConfigError, Exception)):
+        load_config(root / "report.yml") if where == "report.yml" else __import__("annual_review.schemas").schemas.declarations(root / "data")
+    assert time.monotonic() - started < 2
+
+
+# --- the promises whose tests did not fail when their mechanism was taken out ----------------------
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    """Atomic writes: a write stopped half-way (Ctrl-C, a full disk) never leaves half a file under the name."""
+    target = tmp_path / "report.html"
+    target.write_text("the last good report", encoding="utf-8")
+    real_fdopen = os.fdopen
+
+    class HalfWriter:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
+    with pytest.raises(KeyboardInterrupt):
+        store.write_atomic(target, "the new report " * 1000)
+    monkeypatch.undo()
+    assert target.read_text(encoding="utf-8") == "the last good report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_years_built_together_run_on_the_same_warm_kernel(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {}), ("乙", "narrative.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2022")
+    out = tmp_path / "out"
+    result = run_cli("build", "--all", "--jobs", "1", "--format", "html", "--output-dir", str(out), cwd=root)
+    assert result.returncode == 0, result.stderr
+    kernels = {year: {s["kernel"] for s in json.loads((out / year / "manifest.json").read_text(encoding="utf-8"))["sections"].values()}
+               for year in ("2021", "2022")}
+    assert len(kernels["2021"]) == 1 and kernels["2021"] == kernels["2022"] and 0 not in kernels["2021"]
