@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,8 +163,7 @@ def embedded_font_css(text: str, cache_dir: Path | None = None) -> str:
         f'src: url(data:font/woff;base64,{data}) format("woff"); }}'
     )
     if cached is not None:  # the same characters next time: no need to cut the font again
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(css, encoding="ascii")
-        os.replace(tmp, cached)
+        from .store import write_atomic
+
+        write_atomic(cached, css)
     return css

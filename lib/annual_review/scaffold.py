@@ -8,14 +8,15 @@ follow-up list of last year's next-step measures with a status for each to fill 
 from __future__ import annotations
 
 import csv
+import io
 import re
-import shutil
 from pathlib import Path
 
 from .data import workbook_path, year_dir
 from .exceptions import DataError
 from .narrative import POINT, narrative_path
 from .schemas import declarations
+from .store import write_atomic
 from .workbook import write_workbook
 
 FOLLOW_UP = "follow_up"  # the table that carries last year's plans forward
@@ -45,8 +46,8 @@ def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-step
         raise DataError(f"{target}: already exists and is not empty; nothing was changed")
     specs = declarations(data_dir).tables
     written: list[Path] = []
-    shutil.copytree(previous / "narrative", target / "narrative", dirs_exist_ok=True)
-    written += sorted((target / "narrative").glob("*.md"))
+    for draft in sorted((previous / "narrative").glob("*.md")):
+        written.append(write_atomic(target / "narrative" / draft.name, draft.read_bytes()))
 
     plans_file = narrative_path(data_dir, year - 1, plans_section)
     items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
@@ -56,21 +57,18 @@ def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-step
         for spec in specs.values():
             if spec.name == FOLLOW_UP:
                 continue
-            path = target / spec.file
-            with path.open("w", encoding="utf-8", newline="") as handle:
-                csv.writer(handle, lineterminator="\n").writerow([c.name for c in spec.columns])
-            written.append(path)
+            written.append(write_atomic(target / spec.file, _csv([[c.name for c in spec.columns]])))
     if FOLLOW_UP in specs and items:
         spec = specs[FOLLOW_UP]
-        path = target / spec.file
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow([c.name for c in spec.columns])
-            for item in items:
-                writer.writerow([item if c.name == "item" else "" for c in spec.columns])
-        written.append(path)
+        rows = [[c.name for c in spec.columns]] + [[item if c.name == "item" else "" for c in spec.columns] for item in items]
+        written.append(write_atomic(target / spec.file, _csv(rows)))
         draft = narrative_path(data_dir, year, FOLLOW_UP_NARRATIVE)
         if not draft.exists():
-            draft.write_text(FOLLOW_UP_DRAFT, encoding="utf-8")
-            written.append(draft)
+            written.append(write_atomic(draft, FOLLOW_UP_DRAFT))
     return written
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()

@@ -112,9 +112,13 @@ def write_workbook(
                 for j, (col, value) in enumerate(zip(spec.columns, record), 1):
                     cell = sheet.cell(row=i, column=j, value=_excel_value(value))
                     cell.number_format = {"date": "yyyy-mm-dd", "integer": "0"}.get(col.type, "General")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+    import io
+
+    from .store import write_atomic
+
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _excel_value(value):
