@@ -206,7 +206,7 @@ def build_year(
         pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
         changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
-        tables = _check_data(data_dir, [year] if known_rows is None else [], changed_earlier)
+        tables = _check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log)
         if known_rows is None:
             if not config.allow_personal_data:
                 _refuse_personal_data(_narrative_findings(data_dir, year))
@@ -251,10 +251,11 @@ def build_year(
             folder.discard(staging)
 
 
-def _check_data(data_dir: Path, years: list[int], earlier: list[int]) -> dict:
+def _check_data(data_dir: Path, years: list[int], earlier: list[int], log=print) -> dict:
     """Check the report year's data (if in ``years``) and the ``earlier`` years its sections read.
 
     Raises one DataError listing every problem in all of them; returns the report year's tables.
+    What the reading set aside (a title row, a 合计 row, a hidden sheet, a file no table reads) is logged.
     """
     if not years and not earlier:
         return {}  # nothing changed since the last check: not even pandas is imported
@@ -262,11 +263,14 @@ def _check_data(data_dir: Path, years: list[int], earlier: list[int]) -> dict:
 
     tables, lines = {}, []
     for each in [*years, *earlier]:
+        notes: list[str] = []
         try:
-            found = check_year(data_dir, each)
+            found = check_year(data_dir, each, notes)
         except DataError as exc:
             lines += exc.problems
             continue
+        for note in notes:
+            log(f"note: {note}")
         if each in years:
             tables = found
     if lines:

@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
             for year in args.year or [0]:
                 year = resolve_year(args.data_dir, year)
-                tables = check_year(args.data_dir, year)
+                notes: list[str] = []
+                tables = check_year(args.data_dir, year, notes)
+                for note in notes:
+                    print(f"note: {note}")
                 rows = sum(len(t) for t in tables.values())
                 print(f"{args.data_dir}/{year}: OK — {len(tables)} tables, {rows} rows (数据检查通过)")
         elif args.command == "template":

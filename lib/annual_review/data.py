@@ -8,11 +8,11 @@ stays the same whatever tables a body keeps.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +20,10 @@ import pandas as pd
 from . import tracking
 from .exceptions import DataError
 from .paths import OUTSIDE, available_years, contained, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
+from .layout import _letters, lay_out
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
-from .sources import WORKBOOK, Problem, RawTable, SourceError, read_csv, read_sheet, workbook_sheets
+from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
+                      Workbook, copy_name, open_workbook, read_csv)
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DATE_FORMS = (
@@ -33,67 +35,84 @@ _DATE_FORMS = (
 _SPACES = " \t\u3000\xa0"
 
 
+def year_workbook(data_dir: str | Path, year: int) -> Path | None:
+    """The year's workbook (``tables.xlsx``, ``.xlsm``, ``.xls``, ``.ods`` or ``.et``); SourceError if there are two."""
+    folder = year_dir(data_dir, year)
+    found = [folder / f"{WORKBOOK_STEM}{suffix}" for suffix in WORKBOOK_FORMATS if (folder / f"{WORKBOOK_STEM}{suffix}").is_file()]
+    if len(found) > 1:
+        raise SourceError([Problem(str(found[0]), f"同一年有两个工作簿：{'、'.join(p.name for p in found)}；请只保留一个 "
+                                                  f"(two workbooks for one year: {', '.join(p.name for p in found)}; keep one)")])
+    return found[0] if found else None
+
+
+def _sheets_for(book: Workbook, spec: TableSpec) -> tuple[list[str], list[str]]:
+    """The visible and the hidden sheets that would hold the table: named by its title or name, or Excel's copy of either."""
+    def matches(sheet: str) -> bool:
+        return any(sheet == wanted or copy_name(sheet, wanted) for wanted in (spec.title, spec.name))
+
+    return [s for s in book.visible() if matches(s)], [s for s in book.hidden() if matches(s)]
+
+
 def _present(data_dir: Path, year: int, spec: TableSpec) -> bool:
-    """Whether ``year`` keeps the table: a sheet of its workbook if it has one, else its CSV file."""
-    workbook = workbook_path(data_dir, year)
-    if workbook.is_file():
-        return bool({spec.title, spec.name} & set(workbook_sheets(workbook)))
-    return (year_dir(data_dir, year) / spec.file).is_file()
+    """Whether ``year`` keeps the table: a visible sheet of its workbook, or its CSV file."""
+    if (year_dir(data_dir, year) / spec.file).is_file():
+        return True
+    try:
+        workbook = year_workbook(data_dir, year)
+        return workbook is not None and bool(_sheets_for(open_workbook(workbook), spec)[0])
+    except SourceError:
+        return True  # a workbook that cannot be read: reading the table will say why
 
 
 def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
-    """The table's cells from the year's workbook if it has one, else from its CSV; None if not required and absent."""
+    """The table's cells from a visible sheet of the year's workbook, or from its CSV; None if not required and absent."""
     folder = year_dir(data_dir, year)
-    csv_path, workbook = folder / spec.file, workbook_path(data_dir, year)
-    if workbook.is_file() and csv_path.is_file():
-        raise SourceError([Problem(str(csv_path), f"与工作簿 {WORKBOOK} 重复：请只保留一处 (the same table is also "
-                                                 f"in {WORKBOOK}; keep one of them)")])
-    if not spec.kept_in(year) and not _present(data_dir, year, spec):
-        return None
+    csv_path, workbook = folder / spec.file, year_workbook(data_dir, year)
     for path in (workbook, csv_path):
-        if path.exists() and not contained(path, folder):
+        if path is not None and path.exists() and not contained(path, folder):
             raise SourceError([Problem(str(path), OUTSIDE.format(folder=folder))])
-    if workbook.is_file():
-        return read_sheet(workbook, (spec.name, spec.title))
-    if not csv_path.is_file():
-        raise SourceError([Problem(str(csv_path), f"文件缺失（{spec.title}） (missing: table '{spec.name}', {spec.title})")])
-    return read_csv(csv_path)
+    book = open_workbook(workbook) if workbook is not None else None
+    visible, hidden = _sheets_for(book, spec) if book is not None else ([], [])
+    if visible and csv_path.is_file():
+        raise SourceError([Problem(str(csv_path), f"与工作簿 {workbook.name} 的工作表“{visible[0]}”重复：请只保留一处 "
+                                                 f"(the same table is also sheet '{visible[0]}' of {workbook.name}; keep one of them)")])
+    if not visible and not csv_path.is_file() and not hidden:
+        if not spec.kept_in(year):
+            return None
+        return _missing(folder, spec, book)
+    if len(visible) > 1:
+        raise SourceError([Problem(str(workbook), f"有两个可见的工作表都像是“{spec.title}”：{'、'.join(visible)}；请删除或隐藏旧的一个 "
+                                                  f"(two visible sheets could both be table '{spec.name}': "
+                                                  f"{', '.join(repr(v) for v in visible)}; delete or hide the old one)")])
+    if not visible and hidden and not csv_path.is_file():
+        raise SourceError([Problem(str(workbook), f"工作表“{hidden[0]}”是隐藏的，未读取；如果它是本年度的登记表，请取消隐藏 "
+                                                  f"(sheet '{hidden[0]}' is hidden, so it was not read; if it is this year's "
+                                                  f"register, unhide it)", sheet=hidden[0])])
+    if visible:
+        raw = book.read(visible[0])
+        notes = list(raw.notes)
+        if visible[0] not in (spec.title, spec.name):
+            notes.append(f"{workbook}: sheet '{visible[0]}' read as table '{spec.name}' ({spec.title}); "
+                         "its name looks like Excel's copy of the sheet")
+        notes += [f"{workbook}: hidden sheet '{h}' not read (an older copy?); the visible sheet '{visible[0]}' was"
+                  for h in hidden]
+        return RawTable(raw.file, raw.sheet, raw.rows, raw.merged, raw.hidden_rows, tuple(notes))
+    raw = read_csv(csv_path)
+    if hidden:
+        raw = RawTable(raw.file, raw.sheet, raw.rows, notes=(f"{workbook}: hidden sheet '{hidden[0]}' not read; "
+                                                              f"{csv_path.name} was",))
+    return raw
 
 
-def _header_names(spec: TableSpec) -> dict[str, str]:
-    """Every header a user may write for a column: its name, its Chinese label, label with unit."""
-    names = {}
-    for col in spec.columns:
-        for form in (col.name, col.label, f"{col.label}（{col.unit}）", f"{col.label}({col.unit})"):
-            names[form] = col.name
-    return names
-
-
-def _map_header(raw: RawTable, spec: TableSpec) -> tuple[list[str | None], list[Problem]]:
-    known = _header_names(spec)
-    mapped, problems, seen = [], [], {}
-    for i, cell in enumerate(raw.header):
-        text = cell.strip(_SPACES)
-        name = known.get(text)
-        if not text:
-            mapped.append(None)
-            continue
-        if name is None:
-            close = difflib.get_close_matches(text, list(known), n=1)
-            hint = f"；是否应为“{close[0]}”？ (did you mean {close[0]!r}?)" if close else ""
-            problems.append(Problem(raw.file, f"未声明的列名{hint} (not a declared column of {spec.name}; "
-                                              f"expected {[c.name for c in spec.columns]})",
-                                    sheet=raw.sheet, row=raw.header_row, column=text))
-        elif name in seen:
-            problems.append(Problem(raw.file, "列名重复 (the column appears twice)", sheet=raw.sheet, row=raw.header_row, column=text))
-        seen[name] = i
-        mapped.append(name)
-    for col in spec.columns:
-        if col.name not in seen:
-            problems.append(Problem(raw.file, f"缺少列“{col.label}”（{col.name}） (missing column {col.name!r}; the header "
-                                              f"row must name {[c.name for c in spec.columns]})",
-                                    sheet=raw.sheet, row=raw.header_row))
-    return mapped, problems
+def _missing(folder: Path, spec: TableSpec, book: Workbook | None):
+    nearby = [p.name for p in folder.iterdir() if p.is_file() and p.stem == Path(spec.file).stem and p.name != spec.file]
+    hint = f"；文件夹里有 {'、'.join(nearby)}：请另存为 {spec.file} 或放进工作簿 (found {', '.join(nearby)}: save it as " \
+           f"{spec.file}, or as a sheet of the year's workbook)" if nearby else ""
+    where = (f"既不在工作簿 {book.path.name} 中（工作表：{'、'.join(book.visible())}），也没有 {spec.file} "
+             f"(neither a sheet of {book.path.name} nor {spec.file})") if book is not None else \
+        f"文件缺失 (missing: table '{spec.name}')"
+    raise SourceError([Problem(str(folder / spec.file) if book is None else str(book.path),
+                               f"缺少“{spec.title}”：{where}{hint}")])
 
 
 def _number(text: str) -> float | None:
@@ -119,21 +138,35 @@ def _date(text: str) -> pd.Timestamp | None:
     return None
 
 
-def _typed(raw: RawTable, spec: TableSpec, year: int) -> tuple[pd.DataFrame, list[Problem]]:
-    mapped, problems = _map_header(raw, spec)
+def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
+    layout = lay_out(raw, spec)
+    problems, notes = list(layout.problems), [*raw.notes, *layout.notes]
     if problems:
-        return _empty(spec), problems
-    row_numbers = [n for n, _ in raw.rows]
+        return Read(_empty(spec), problems, notes, readable=False)
+    rows = layout.rows
+    row_numbers = [n for n, _ in rows]
     cells = {col.name: [] for col in spec.columns}
     unconvertible: set[tuple[int, str]] = set()
-    for i, (n, values) in enumerate(raw.rows):
-        by_name = {name: (values[j] if j < len(values) else "") for j, name in enumerate(mapped) if name}
-        for extra in values[len(mapped):]:
-            if extra.strip(_SPACES):
+    width = len(layout.columns)
+    for i, (n, values) in enumerate(rows):
+        by_name = {name: (values[j] if j < len(values) else "") for j, name in enumerate(layout.columns) if name}
+        for j, extra in enumerate(values):
+            if extra.strip(_SPACES) in ERROR_VALUES:
+                column = layout.columns[j] if j < width else None
+                problems.append(Problem(raw.file, "Excel 错误值：公式出错，请改正公式或填入数值 (an Excel error value: the "
+                                                  "formula behind it failed; fix it or type the value)",
+                                        sheet=raw.sheet, row=n, column=column or _letters(j), value=extra.strip(_SPACES)))
+                if column:
+                    unconvertible.add((i, column))
+                    by_name[column] = ""
+            elif j >= width and extra.strip(_SPACES):
                 problems.append(Problem(raw.file, "此单元格在标题行之外：没有列名 (a value beyond the last named column)",
                                         sheet=raw.sheet, row=n, value=extra))
         for col in spec.columns:
             text = by_name.get(col.name, "").strip(_SPACES)
+            if (i, col.name) in unconvertible:
+                cells[col.name].append(None)
+                continue
             if not text:
                 cells[col.name].append(None)
                 if col.required:
@@ -150,7 +183,8 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> tuple[pd.DataFrame, lis
             else:
                 value = text
             if value is None:
-                problems.append(Problem(raw.file, col.expectation(), sheet=raw.sheet, row=n, column=col.name, value=text))
+                problems.append(Problem(raw.file, _date_hint(text) if col.type == "date" else col.expectation(),
+                                        sheet=raw.sheet, row=n, column=col.name, value=text))
                 unconvertible.add((i, col.name))
             cells[col.name].append(value)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in cells.items()})
@@ -160,7 +194,47 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> tuple[pd.DataFrame, lis
         elif col.numeric:
             frame[col.name] = pd.to_numeric(frame[col.name]).astype("float64")
     problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible)
-    return _final(frame, spec), problems
+    total_problems, total_notes = _check_totals(layout, frame, spec, raw)
+    return Read(_final(frame, spec), problems + total_problems, notes + total_notes, row_numbers=row_numbers)
+
+
+def _date_hint(text: str) -> str:
+    """What a date cell must hold; for a number such as 43864, the date Excel meant by it."""
+    import datetime as dt
+
+    expected = "应为日期，写作 YYYY-MM-DD (a date, e.g. 2020-03-31)"
+    value = _number(text)
+    if value is not None and value.is_integer() and 20000 <= value <= 80000:  # 1954–2119 as Excel counts days
+        meant = dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
+        return (f"像是 Excel 的日期序号：{int(value)} = {meant.isoformat()}；请把单元格格式设为日期 (looks like an Excel "
+                f"date serial: {int(value)} = {meant.isoformat()}; format the cell as a date)")
+    return expected
+
+
+def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable) -> tuple[list[Problem], list[str]]:
+    """A 合计/小计 row equal to the sum of the rows it adds up is left out, with a note; one that is not, refused."""
+    problems, notes = [], []
+    numeric = [c for c in spec.columns if c.numeric]
+    for n, cells, word, start, end in layout.totals:
+        by_name = {name: (cells[j] if j < len(cells) else "") for j, name in enumerate(layout.columns) if name}
+        compared, wrong = 0, []
+        for col in numeric:
+            text = by_name.get(col.name, "").strip(_SPACES)
+            if not text:
+                continue
+            stated, added = _number(text), frame[col.name].iloc[start:end].sum()
+            compared += 1
+            if stated is None or abs(stated - added) > 1e-9 * max(1.0, abs(added)):
+                wrong.append((col, text, added))
+        span = f"rows {layout.rows[start][0]}–{layout.rows[end - 1][0]}" if end > start else "no rows"
+        for col, text, added in wrong:
+            problems.append(Problem(raw.file, f"{word}行与所加各行之和不符：{span} 之和为 {_shown(added)} "
+                                              f"(a {word} row that does not equal the sum of {span}: {_shown(added)})",
+                                    sheet=raw.sheet, row=n, column=col.name, value=text))
+        if not wrong:
+            notes.append(f"{raw.where}: row {n} ({word}) "
+                         + (f"equals the sum of {span}; left out of the data" if compared else "left out of the data"))
+    return problems, notes
 
 
 def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list[Problem]:
@@ -179,6 +253,11 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list
             continue
         row = row_numbers[index] if index is not None and index < len(row_numbers) else None
         check = str(case.check)
+        if check.startswith("rule: ") and index is not None:
+            rule = next(r for r in spec.rules if check == f"rule: {r.text}")
+            values = {c: _shown(frame.at[index, c]) for c in rule.columns}
+            problems.append(Problem(raw.file, rule.explain(values), sheet=raw.sheet, row=row))
+            continue
         if spec.key and ("unique" in check or column in spec.key and check.startswith("field_uniqueness")):
             key = {k: _shown(frame.at[index, k]) for k in spec.key} if index is not None else {}
             problems.append(Problem(raw.file, f"与其他行重复：{key} 应唯一 (this key appears on more than one row)",
@@ -227,18 +306,33 @@ def _empty(spec: TableSpec) -> pd.DataFrame:
     return _final(frame, spec)
 
 
-def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read and check one table; return it (possibly partial) and every problem found."""
+@dataclass
+class Read:
+    """A table as read and checked: the typed frame (partial if there were problems), problems, notes."""
+
+    frame: pd.DataFrame
+    problems: list[Problem]
+    notes: list[str] = field(default_factory=list)
+    readable: bool = True  # the header could be matched: the frame's rows are the register's
+    row_numbers: list[int] = field(default_factory=list)  # each frame row's number in the spreadsheet
+    file: str = ""
+    sheet: str | None = None
+
+
+def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
+    """Read and check one table: the typed frame (possibly partial), every problem found, and notes."""
     folder = year_dir(data_dir, year)
-    for path in (Path(data_dir) / TABLES_FILE, folder / spec.file, folder / WORKBOOK):
+    for path in (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS)):
         tracking.record(path)  # absent files too: their appearing later changes the result
     try:
         raw = _read_raw(Path(data_dir), year, spec)
     except SourceError as exc:
-        return _empty(spec), exc.problems
+        return Read(_empty(spec), exc.problems, readable=False)
     if raw is None:
-        return _empty(spec), []
-    return _typed(raw, spec, year)
+        return Read(_empty(spec), [])
+    read = _typed(raw, spec, year)
+    read.file, read.sheet = raw.file, raw.sheet
+    return read
 
 
 def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
@@ -249,49 +343,104 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     specs = table_specs(data_dir)
     if name not in specs:
         raise DataError(f"{Path(data_dir) / TABLES_FILE}: no table named '{name}' (declared: {sorted(specs)})")
-    table, problems = read_table(data_dir, year, specs[name])
-    if problems:
-        raise DataError([str(p) for p in problems])
-    return table
+    read = read_table(data_dir, year, specs[name])
+    if read.problems:
+        raise DataError([str(p) for p in read.problems])
+    return read.frame
 
 
-def check_year(data_dir: str | Path, year: int) -> dict[str, pd.DataFrame]:
-    """Every declared table for ``year``; raise DataError listing every problem if there is any."""
-    tables, problems = validate_year(data_dir, year)
+def check_year(data_dir: str | Path, year: int, notes: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Every declared table for ``year``; raise DataError listing every problem if there is any.
+
+    What was read other than as typed — a title row skipped, a 合计 row left out, a hidden
+    sheet not read, a file not read — is appended to ``notes``.
+    """
+    tables, problems, said = validate_year(data_dir, year)
+    if notes is not None:
+        notes += said
     if problems:
         raise DataError(
             [f"{len(problems)} problem(s) in {year_dir(data_dir, year)} (发现{len(problems)}处问题):"]
             + [f"  - {p}" for p in problems]
+            + [f"  note: {n}" for n in said]
         )
     return tables
 
 
-def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Every declared table for ``year``, and every problem in them and across them."""
+def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFrame], list[Problem], list[str]]:
+    """Every declared table for ``year``, every problem in them and across them, and notes on what was set aside."""
     decl = declarations(data_dir)
     folder = year_dir(data_dir, year)
     if not folder.is_dir():
-        return {}, [Problem(str(folder), f"没有{year}年的数据目录 (no data folder for {year})")]
-    tables, problems, clean = {}, [], set()
+        return {}, [Problem(str(folder), f"没有{year}年的数据目录 (no data folder for {year})")], []
+    tables, problems, notes, reads = {}, [], [], {}
+    try:
+        year_workbook(data_dir, year)
+    except SourceError as exc:  # two workbooks: said once, here, rather than for every table
+        return {}, exc.problems, []
     for name, spec in decl.tables.items():
-        table, found = read_table(data_dir, year, spec)
-        tables[name] = table
-        problems += found
-        if not found:
-            clean.add(name)
+        read = read_table(data_dir, year, spec)
+        tables[name], reads[name] = read.frame, read
+        problems += read.problems
+        notes += read.notes
     for check in decl.checks:
-        if not {check.total.table, check.equals.table} <= clean:
-            continue  # already reported; the totals would only repeat it
-        left = total(tables[check.total.table], check.total.column, where=check.total.where)
-        right = total(tables[check.equals.table], check.equals.column, where=check.equals.where)
-        if left != right:
-            spec = decl.tables[check.total.table]
-            problems.append(Problem(
-                str(folder / spec.file),
-                f"{check.description}：{check.total.describe()} = {left:g}，但 {check.equals.describe()} = {right:g} "
-                f"(the two must be equal)",
-            ))
-    return tables, problems
+        left_read, right_read = reads[check.total.table], reads[check.equals.table]
+        if not (left_read.readable and right_read.readable):
+            continue  # a register that could not be read at all: its own problem says so
+        problems += _cross_check(check, decl, left_read, right_read, folder)
+    notes += _unread(data_dir, year, decl)
+    # A workbook that cannot be opened is one problem, not one per table it should hold.
+    return tables, list(dict.fromkeys(problems)), list(dict.fromkeys(notes))
+
+
+def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -> list[Problem]:
+    """A headline figure against its register, in the clerk's words: the table titles, the row, the two values."""
+    left_spec, right_spec = decl.tables[check.total.table], decl.tables[check.equals.table]
+    left = total(left_read.frame, check.total.column, where=check.total.where)
+    right = total(right_read.frame, check.equals.column, where=check.equals.where)
+    if left == right:
+        return []
+    rows = select(left_read.frame, check.total.where).index
+    numbers = [left_read.row_numbers[i] for i in rows if i < len(left_read.row_numbers)]
+    what = "".join(str(v) for v in check.total.where.values()) or left_spec.column(check.total.column).label
+    if numbers:
+        row_text = "、".join(str(n) for n in numbers)
+        said = f"{left_spec.title} 第{row_text}行 {what} = {_shown(left)}"
+    else:
+        said = f"{left_spec.title} 没有“{what}”一行（视为 0）"
+    partial = "（该表另有问题，已按可读的值计算）" if left_read.problems or right_read.problems else ""
+    return [Problem(
+        left_read.file or str(folder / left_spec.file),
+        f"{said}，但{check.equals.describe(right_spec, right)}{partial} ({check.description}: the two must be equal)",
+        sheet=left_read.sheet, row=numbers[0] if len(numbers) == 1 else None,
+    )]
+
+
+_IGNORED = ("~$", ".~lock.", ".")  # Excel's and LibreOffice's lock files, hidden files
+
+
+def _unread(data_dir: str | Path, year: int, decl) -> list[str]:
+    """Spreadsheet-like files in the year's folder that no table reads, and workbook sheets no table is: named, never skipped in silence."""
+    from .workbook import INSTRUCTIONS, LISTS
+
+    folder = year_dir(data_dir, year)
+    read = {spec.file for spec in decl.tables.values()} | {f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS}
+    notes = [f"{path}: not read (no table in {TABLES_FILE} is kept in this file)"
+             for path in sorted(folder.iterdir())
+             if path.is_file() and path.suffix.lower() in SPREADSHEET_LIKE and path.name not in read
+             and not path.name.startswith(_IGNORED)]
+    workbook = year_workbook(data_dir, year)
+    try:
+        book = open_workbook(workbook) if workbook is not None else None
+    except SourceError:
+        book = None  # unreadable: every table it should hold says so
+    if book is not None:
+        used = {s for spec in decl.tables.values() for group in _sheets_for(book, spec) for s in group}
+        notes += [f"{workbook}: sheet '{name}' is not a table; not read" for name, shown in book.sheets
+                  if name not in used and name not in (INSTRUCTIONS, LISTS) and shown]
+        notes += [f"{workbook}: hidden sheet '{name}' not read" for name, shown in book.sheets
+                  if name not in used and name not in (INSTRUCTIONS, LISTS) and not shown]
+    return notes
 
 
 def tally(

@@ -12,7 +12,7 @@ import io
 import re
 from pathlib import Path
 
-from .data import workbook_path, year_dir
+from .data import workbook_path, year_dir, year_workbook
 from .exceptions import DataError
 from .narrative import POINT, narrative_path
 from .schemas import declarations
@@ -51,7 +51,7 @@ def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-step
 
     plans_file = narrative_path(data_dir, year - 1, plans_section)
     items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
-    if workbook_path(data_dir, year - 1).is_file():
+    if year_workbook(data_dir, year - 1) is not None:
         written.append(write_workbook(workbook_path(data_dir, year), specs, year))
     else:
         for spec in specs.values():

@@ -9,8 +9,10 @@ the rules live in one place that staff can read and the data README documents.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,7 @@ class Column:
         """What a cell of this column must hold, in plain words (Chinese, then English)."""
         unit = f"，单位{self.unit}" if self.unit else ""
         low = 0 if self.min is None else self.min
-        high = f"、不大于{self.max:g}" if self.max is not None else ""
+        high = f"、不大于{_readable(self.max)}" if self.max is not None else ""
         return {
             "text": "应填写文字 (text)",
             "integer": f"应为不小于{low:g}{high}的整数{unit} (a whole number ≥ {low:g})",
@@ -54,6 +56,81 @@ class Column:
             "date": "应为日期，写作 YYYY-MM-DD (a date, e.g. 2020-03-31)",
             "category": f"应为以下之一：{'、'.join(self.categories)} (one of the listed values)",
         }[self.type]
+
+
+_COMPARE = {ast.LtE: ("<=", operator.le, "不大于"), ast.Lt: ("<", operator.lt, "小于"), ast.GtE: (">=", operator.ge, "不小于"),
+            ast.Gt: (">", operator.gt, "大于"), ast.Eq: ("==", operator.eq, "等于"), ast.NotEq: ("!=", operator.ne, "不等于")}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule within each row of a table, such as ``granted <= applied`` or ``online + offline == applied``.
+
+    Only column names, numbers, ``+`` and ``-`` and one comparison: a rule is data, never code.
+    """
+
+    text: str
+    left: tuple  # ((sign, column name or number), …)
+    op: type
+    right: tuple
+
+    @classmethod
+    def parse(cls, text: str, columns: set[str]) -> "Rule":
+        try:
+            tree = ast.parse(str(text), mode="eval").body
+        except SyntaxError:
+            raise ValueError(f"rule {text!r} is not of the form 'a <= b'") from None
+        if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in _COMPARE:
+            raise ValueError(f"rule {text!r} must compare two sides with one of <= < >= > == !=")
+        return cls(str(text), _terms(tree.left, columns, text), type(tree.ops[0]), _terms(tree.comparators[0], columns, text))
+
+    @property
+    def columns(self) -> list[str]:
+        return [t for _, t in (*self.left, *self.right) if isinstance(t, str)]
+
+    def holds(self, frame):
+        """Per row: True where the rule holds or a value it needs is missing (that is told elsewhere)."""
+        left, right = _value(frame, self.left), _value(frame, self.right)
+        return _COMPARE[self.op][1](left, right) | left.isna() | right.isna()
+
+    def explain(self, values: Mapping[str, object]) -> str:
+        shown = "，".join(f"{c} = {values.get(c)}" for c in dict.fromkeys(self.columns))
+        return f"{shown}：不满足规则 {self.text} (the row breaks the rule {self.text!r})"
+
+
+def _terms(node, columns: set[str], text: str) -> tuple:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        right = _terms(node.right, columns, text)
+        if isinstance(node.op, ast.Sub):
+            right = tuple((-sign, term) for sign, term in right)
+        return _terms(node.left, columns, text) + right
+    if isinstance(node, ast.Name):
+        if node.id not in columns:
+            raise ValueError(f"rule {text!r} names {node.id!r}, which is not a column (columns: {sorted(columns)})")
+        return ((1, node.id),)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return ((1, node.value),)
+    raise ValueError(f"rule {text!r}: only column names, numbers, + and - may be compared")
+
+
+def _value(frame, terms: tuple):
+    import pandas as pd
+
+    total = pd.Series(0.0, index=frame.index)
+    for sign, term in terms:
+        total = total + sign * (pd.to_numeric(frame[term], errors="coerce") if isinstance(term, str) else term)
+    return total
+
+
+def _readable(number: float) -> str:
+    """A limit as a clerk reads it: 500, 1.5, 100万."""
+    from .numbers import scaled
+
+    if number >= 10**12 and float(number).is_integer():
+        return f"{number / 10**12:g}万亿"
+    if number >= 10_000 and float(number).is_integer():
+        return scaled(int(number))
+    return f"{number:g}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +143,8 @@ class TableSpec:
     key: tuple[str, ...] = field(default=())
     optional: bool = False
     since: int | None = None  # the first year kept; earlier years need not have it (nothing to compare with)
+    notes: tuple[str, ...] = ("备注",)  # header cells of columns that hold notes, kept out of the data
+    rules: tuple[Rule, ...] = ()  # rules within each row
 
     def kept_in(self, year: int) -> bool:
         """Whether ``year`` must have this table (a table added in a later year is not asked of earlier ones)."""
@@ -87,9 +166,14 @@ class Quantity:
     column: str | None = None
     where: Mapping[str, object] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        what = f"sum of {self.table}.{self.column}" if self.column else f"rows of {self.table}"
-        return what + (f" where {dict(self.where)}" if self.where else "")
+    def describe(self, spec: "TableSpec", value) -> str:
+        """The quantity as a clerk would say it: 生源地信用助学贷款办理登记共 425 行; …资助人次合计 2618."""
+        where = "".join(f"{v}" for v in self.where.values())
+        scope = f" 其中{where}" if where else ""
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        if self.column:
+            return f"{spec.title}{scope} {spec.column(self.column).label}合计 {shown}"
+        return f"{spec.title}{scope} 共 {shown} 行"
 
 
 @dataclass(frozen=True)
@@ -168,6 +252,16 @@ def _read(path: Path, mtime: float) -> Declarations:
         unknown_key = [k for k in key if k not in body["columns"]]
         if unknown_key:
             problems.append(f"{where}: key names unknown columns {unknown_key}")
+        notes = body.get("notes", ["备注"])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            problems.append(f"{where}: 'notes' must list the header texts of notes columns, such as [备注, 说明]")
+            notes = []
+        rules = []
+        for text in body.get("rules") or []:
+            try:
+                rules.append(Rule.parse(text, {c.name for c in columns}))
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
         file = str(body.get("file", f"{name}.csv"))
         if Path(file).is_absolute() or ".." in Path(file).parts or "\\" in file or len(Path(file).parts) != 1:
             problems.append(f"{where}: file {file!r} must be a file name in the year's folder, such as {name}.csv")
@@ -180,6 +274,8 @@ def _read(path: Path, mtime: float) -> Declarations:
             key=key,
             optional=bool(body.get("optional", False)),
             since=since,
+            notes=tuple(notes),
+            rules=tuple(rules),
         )
     checks = []
     for i, item in enumerate(raw.get("checks") or [], 1):
@@ -228,7 +324,8 @@ def pandera_schema(spec: TableSpec, year: int):
         columns[col.name] = pa.Column(
             dtype=None, checks=checks, nullable=not col.required, required=True, name=col.name
         )
-    return pa.DataFrameSchema(columns, unique=list(spec.key) or None, strict=True, name=spec.name)
+    rules = [pa.Check(rule.holds, name=f"rule: {rule.text}", element_wise=False) for rule in spec.rules]
+    return pa.DataFrameSchema(columns, checks=rules or None, unique=list(spec.key) or None, strict=True, name=spec.name)
 
 
 def pd_timestamp(year: int, month: int, day: int):
