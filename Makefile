@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup system-deps report test bench lab clean distclean
+.PHONY: help setup system-deps report test bench bench-registers lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,9 @@ test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
 
 bench: $(READY) ## time the build against papermill+nbconvert and the floor; writes outputs/bench.json (ARGS="--runs 5")
 	$(PY) scripts/bench.py $(ARGS)
+
+bench-registers: $(READY) ## time a 50,000-row register read from a workbook against the same rows as CSV
+	$(PY) scripts/bench_registers.py $(ARGS)
 
 lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'

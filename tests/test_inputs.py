@@ -14,7 +14,7 @@ import pytest
 from annual_review import cli, data
 from annual_review.schemas import table_specs
 from annual_review.workbook import write_workbook
-from conftest import DATA, copy_2020_data
+from conftest import DATA, FIXTURES, copy_2020_data
 
 YEAR = 2020
 TABLES = ["licence_decisions", "preschool_aid", "student_loans", "tutoring_inspections", "key_figures"]
@@ -204,29 +204,79 @@ BAD = [
      ["student_loans.csv, row 2:", "row 426:", "appears on more than one row"]),
     ("empty file", _write_bytes("key_figures", b""), ["key_figures.csv", "empty"]),
     ("header only, totals no longer match", lambda d: edit_csv(d, "preschool_aid", lambda l: l[:1]),
-     ["学前教育资助人次与资助发放登记一致", "= 2618", "= 0", "must be equal"]),
+     ["key_figures.csv, row 3: 主要指标汇总 第3行 学前教育资助人次 = 2618，但学前教育资助发放登记 资助人次合计 0",
+      "学前教育资助人次与资助发放登记一致", "must be equal"]),
     ("total does not match its breakdown", lambda d: set_cell(d, "key_figures", 8, "value", "150"),
-     ["key_figures.csv", "治理行动出动人次", "= 150", "= 156", "must be equal"]),
+     ["key_figures.csv, row 8: 主要指标汇总 第8行 治理行动出动人次 = 150，但校外培训机构常态化治理行动登记 出动人次合计 156"]),
     ("GBK file with an invalid byte", _write_bytes("key_figures", "indicator,value,unit\n学前教育资助人次,2618,人次\n".encode("gbk") + b"\xff\xfe,1,\n"),
      ["key_figures.csv", "row 3", "0xFF", "GB18030"]),
     ("UTF-16 file", _write_bytes("key_figures", "indicator,value,unit\n".encode("utf-16")), ["key_figures.csv", "UTF-16", "CSV UTF-8"]),
-    ("title row above the header", lambda d: edit_csv(d, "student_loans", lambda l: ["2020年助学贷款登记表,,,", *l]),
-     ["student_loans.csv", "row 1", "column '2020年助学贷款登记表'", "missing column 'loan_no'"]),
     ("value beyond the last column", lambda d: edit_csv(d, "key_figures", lambda l: [*l[:2], l[2] + ",多余", *l[3:]]),
      ["key_figures.csv, row 3: '多余'", "beyond the last named column"]),
     ("merged header cells in Excel", lambda d: with_sheet(d, "学前教育资助发放登记", _header_merged),
      ["tables.xlsx, sheet '学前教育资助发放登记', row 1", "merged cells A1:B1"]),
     ("missing sheet", lambda d: with_sheet(d, "生源地信用助学贷款办理登记", _remove_sheet),
-     ["tables.xlsx", "no sheet named 'student_loans' or '生源地信用助学贷款办理登记'"]),
+     ["tables.xlsx", "缺少“生源地信用助学贷款办理登记”", "neither a sheet of tables.xlsx nor student_loans.csv"]),
     ("formula with no saved result", _formula_without_value,
      ["tables.xlsx, sheet '学前教育资助发放登记', row 2, column 'D': '=10*4'", "no saved result"]),
     ("both a workbook and a CSV", lambda d: (to_workbook(d), shutil.copy(DATA / "2020" / "key_figures.csv", csv_path(d, "key_figures"))),
-     ["key_figures.csv", "also in tables.xlsx", "keep one"]),
+     ["key_figures.csv", "also sheet '主要指标汇总' of tables.xlsx", "keep one"]),
     ("not a workbook", lambda d: (to_workbook(d), data.workbook_path(d, YEAR).write_bytes(b"PK\x03\x04 not really")),
-     ["tables.xlsx", "not a readable .xlsx workbook"]),
+     ["tables.xlsx", "not a workbook Excel, WPS or LibreOffice saved"]),
     ("no folder for the year", lambda d: shutil.rmtree(d / "2020"), ["no year folders (such as 2020/)"]),
     ("malformed tables.yml", lambda d: (d / "tables.yml").write_text("tables: [oops\n", encoding="utf-8"), ["tables.yml", "not valid YAML"]),
+    # Registers as offices keep them (issue #11): each refused in words a clerk understands.
+    ("Excel error value in a text column", lambda d: set_cell(d, "licence_decisions", 3, "applicant", "#N/A"),
+     ["licence_decisions.csv, row 3, column 'applicant': '#N/A': Excel 错误值"]),
+    ("Excel error value in a number column", lambda d: set_cell(d, "preschool_aid", 4, "amount_yuan", "#DIV/0!"),
+     ["preschool_aid.csv, row 4, column 'amount_yuan': '#DIV/0!'", "formula behind it failed"]),
+    ("Excel error value in a workbook", lambda d: with_sheet(d, "主要指标汇总", lambda b, s: s.cell(row=3, column=2, value="#REF!")),
+     ["tables.xlsx, sheet '主要指标汇总', row 3, column 'value': '#REF!': Excel 错误值"]),
+    ("date as an Excel serial number", lambda d: set_cell(d, "tutoring_inspections", 5, "held_on", "43900"),
+     ["tutoring_inspections.csv, row 5, column 'held_on': '43900'", "43900 = 2020-03-10", "format the cell as a date"]),
+    ("a total row that does not add up", lambda d: edit_csv(d, "preschool_aid", lambda l: [*l, "合计,,,2000,697530"]),
+     ["preschool_aid.csv, row 50, column 'children': '2000'", "合计行与所加各行之和不符", "rows 2–49 之和为 2618"]),
+    ("a subtotal that does not add up", lambda d: edit_csv(d, "preschool_aid", lambda l: [*l[:5], "小计,,,255,68210", *l[5:]]),
+     ["preschool_aid.csv, row 6, column 'children': '255'", "小计", "rows 2–5 之和为 256"]),
+    ("a rule broken within a row", lambda d: (_add_rule(d, "tutoring_inspections", "rectification_notices <= staff_deployed"),
+                                              set_cell(d, "tutoring_inspections", 6, "rectification_notices", "99")),
+     ["tutoring_inspections.csv, row 6: ", "rectification_notices = 99", "不满足规则 rectification_notices <= staff_deployed"]),
+    ("a rule that is code, not a comparison", lambda d: _add_rule(d, "student_loans", "__import__('os').system('x')"),
+     ["tables.yml: table 'student_loans'", "must compare two sides"]),
+    ("two visible sheets for one table", lambda d: with_sheet(d, "学前教育资助发放登记", lambda b, s: setattr(b.copy_worksheet(s), "title", "preschool_aid")),
+     ["tables.xlsx", "two visible sheets could both be table 'preschool_aid'", "'学前教育资助发放登记', 'preschool_aid'"]),
+    ("the only sheet for a table is hidden", lambda d: with_sheet(d, "生源地信用助学贷款办理登记", lambda b, s: setattr(s, "sheet_state", "hidden")),
+     ["tables.xlsx", "sheet '生源地信用助学贷款办理登记' is hidden, so it was not read"]),
+    ("two workbooks for one year", lambda d: (to_workbook(d), shutil.copy(data.workbook_path(d, YEAR), d / "2020" / "tables.xlsm")),
+     ["two workbooks for one year: tables.xlsx, tables.xlsm"]),
+    ("cells merged across columns in the data", lambda d: with_sheet(d, "学前教育资助发放登记", lambda b, s: s.merge_cells("A5:B5")),
+     ["sheet '学前教育资助发放登记', row 5, column 'A'", "merged across columns: unmerge them"]),
+    ("a workbook saved with a .csv name", lambda d: shutil.copy(FIXTURES / "workbooks" / "tables-2020.xls", csv_path(d, "key_figures")),
+     ["key_figures.csv", "a spreadsheet workbook named .csv"]),
+    ("a damaged .xls", lambda d: (d / "2020" / "tables.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 damaged"),
+     ["tables.xls", "the workbook cannot be read"]),
+    ("a table kept in neither place", lambda d: (to_workbook(d), _remove_sheet_named(d, "主要指标汇总"), (d / "2020" / "key_figures.xls").write_bytes(b"x")),
+     ["缺少“主要指标汇总”", "neither a sheet of tables.xlsx nor key_figures.csv", "found key_figures.xls"]),
+    ("the same column twice once line breaks are ignored",
+     lambda d: edit_csv(d, "key_figures", lambda l: [l[0] + ',"数\n值"', *[x + ",1" for x in l[1:]]]),
+     ["key_figures.csv, row 1, column '数\n值'", "appears twice"]),
+    ("a header cell that is not a column and not a notes column", _rename_column("student_loans", "amount_yuan", "金额备注"),
+     ["column '金额备注'", "or a notes column: 备注"]),
 ]
+
+
+def _add_rule(d: Path, table: str, rule: str) -> None:
+    path = d / "tables.yml"
+    quoted = "'" + rule.replace("'", "''") + "'"  # a YAML single-quoted string
+    path.write_text(path.read_text(encoding="utf-8").replace(f"  {table}:\n", f"  {table}:\n    rules: [{quoted}]\n"),
+                    encoding="utf-8")
+
+
+def _remove_sheet_named(d: Path, title: str) -> None:
+    path = data.workbook_path(d, YEAR)
+    book = openpyxl.load_workbook(path)
+    book.remove(book[title])
+    book.save(path)
 
 
 @pytest.mark.parametrize("case, change, fragments", BAD, ids=[case for case, _, _ in BAD])
@@ -245,9 +295,10 @@ def test_every_problem_is_listed_at_once(data_dir, capsys):
     csv_path(data_dir, "student_loans").unlink()
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert "3 problem(s)" in output
+    # The three, and the headline figure the bad count no longer adds up to (checked with what could be read).
+    assert "4 problem(s)" in output
     assert "tutoring_inspections.csv, row 3" in output and "licence_decisions.csv, row 4" in output
-    assert "student_loans.csv" in output
+    assert "student_loans.csv" in output and "出动人次合计 143（该表另有问题" in output
 
 
 def test_formulas_with_saved_results_are_read_as_their_values(data_dir, capsys):
