@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 READY := $(VENV)/.ready
 ARGS ?=
-# System packages: Pango and HarfBuzz's subsetter for PDF output (WeasyPrint); poppler and Chromium for the tests.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils chromium
+# System packages: Pango and HarfBuzz's subsetter for PDF output (WeasyPrint); poppler to read the PDF back (the
+# personal-data check, the tests); open-licence Simplified-Chinese fonts by role (Noto Serif/Sans CJK SC, LXGW WenKai).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-noto-cjk fonts-lxgw-wenkai
+# For the tests only: Chromium (browser tests) and LibreOffice Writer (the Word version converted as a reader would see it).
+TEST_PACKAGES := chromium libreoffice-writer-nogui
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
@@ -23,22 +26,22 @@ $(READY): pyproject.toml
 	  { echo "annual-review needs Python 3.11 or newer; '$(PYTHON)' is not. Try: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	@# Charts need a font that draws Chinese: the system's when it has one, else Noto Sans CJK from PyPI.
+	@$(MAKE) --no-print-directory system-deps
+	@# Every role needs a font that draws Chinese: the system's (installed just above when root), else from PyPI.
 	@$(PY) -m annual_review fonts >/dev/null 2>&1 || \
-	  { echo "No Chinese system font found: installing Noto Sans CJK (SIL OFL) into $(VENV)"; \
+	  { echo "No Chinese system font found: installing Noto Serif SC and Noto Sans SC (SIL OFL) into $(VENV)"; \
 	    $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,fonts]'; }
 	$(PY) -m annual_review fonts
-	@$(MAKE) --no-print-directory system-deps
 	@touch $@
 
-system-deps: ## install the system packages PDF output and the tests use (Debian/Ubuntu, as root), if missing
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+system-deps: ## install the system packages PDF output, the fonts and the tests use (Debian/Ubuntu, as root), if missing
+	@missing=""; for p in $(SYSTEM_PACKAGES) $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Installing system packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-	  echo "PDF output and the tests need these system packages (or your system's equivalents):$$missing"; \
+	  echo "PDF output, the role fonts and the tests need these system packages (or your system's equivalents):$$missing"; \
 	fi
 
 setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none

@@ -1,8 +1,12 @@
-"""Charts in one house style, drawn with matplotlib, Chinese included.
+"""Charts in one house style, drawn with matplotlib for print, Chinese included.
 
 A notebook makes a chart in one call (:func:`bar_chart`) and shows it with
-:func:`annual_review.elements.show_chart`. Drawing fails, rather than printing
-boxes, when a glyph is missing from the chosen font.
+:func:`annual_review.elements.show_chart`. Charts are sized for the A4 text width
+(16 cm) so their type prints at the size it is set in, drawn at 200 dpi, in the
+tables-and-charts role's font; legends sit above the plot, never over the data;
+count axes have whole-number ticks. Drawing fails, rather than printing boxes, when
+a glyph is missing from the font, and :func:`overlaps` finds any label, legend or
+title drawn over another (the build refuses such a chart).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from .fonts import PROBE_TEXT, require_cjk_font
 
 # Okabe–Ito: distinguishable by readers with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-DPI = 150
+DPI = 200  # sharp in print at the A4 text width
+WIDTH = 6.3  # inches: 16 cm, the A4 text width (210 mm less GB/T 9704's margins), so type prints at its set size
 
 
 def apply_style() -> str:
@@ -26,23 +31,26 @@ def apply_style() -> str:
     import matplotlib
     from cycler import cycler
 
-    font = require_cjk_font()
+    font = require_cjk_font("figures")
     matplotlib.rcParams.update(
         {
+            # One face for Chinese, digits and Latin alike: the tables-and-charts role's.
             "font.family": "sans-serif",
             "font.sans-serif": [font.family, "DejaVu Sans"],
             "axes.unicode_minus": False,  # CJK fonts often lack U+2212
             "axes.prop_cycle": cycler(color=PALETTE),
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "axes.titlesize": 13,
-            "axes.labelsize": 11,
-            "xtick.labelsize": 10,
-            "ytick.labelsize": 10,
-            "legend.fontsize": 10,
+            "axes.titlesize": 11,
+            "axes.titlelocation": "left",
+            "axes.labelsize": 9.5,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
             "legend.frameon": False,
-            "figure.figsize": (7.2, 3.8),
+            "figure.figsize": (WIDTH, 3.3),
             "figure.dpi": DPI,
+            "figure.constrained_layout.use": True,
         }
     )
     return font.family
@@ -79,19 +87,26 @@ def bar_chart(
     )
     wide = wide.fillna(0)
     fig, ax = plt.subplots()
-    wide.plot(kind="barh" if horizontal else "bar", ax=ax, width=0.75, legend=bool(group), rot=0)
+    wide.plot(kind="barh" if horizontal else "bar", ax=ax, width=0.75, legend=False, rot=0)
     for bars in ax.containers:
         labels = [f"{v:g}" if v else "" for v in bars.datavalues]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=9)
+        ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
     ax.set_title(title)
     value_axis_label = f"{value_label}（{unit}）" if unit else value_label
     (ax.set_xlabel if horizontal else ax.set_ylabel)(value_axis_label)
     (ax.set_ylabel if horizontal else ax.set_xlabel)("")
+    value_axis = ax.xaxis if horizontal else ax.yaxis
+    if all(float(v).is_integer() for v in wide.to_numpy().ravel()):
+        from matplotlib.ticker import MaxNLocator
+
+        value_axis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 人次
+    ax.margins(**({"x": 0.12} if horizontal else {"y": 0.15}))  # room for the value labels inside the plot
     if group:
-        ax.legend(title=None)
+        # Above the plot, never over a bar: one row under the title.
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper right", ncol=len(wide.columns), title=None)
     if source:
-        fig.text(0.01, 0.01, f"数据来源：{source}", fontsize=8, color="#555555")
-    fig.tight_layout(rect=(0, 0.04 if source else 0, 1, 1))
+        fig.text(0.01, 0.005, f"数据来源：{source}", fontsize=7.5, color="#555555", va="bottom")
+        fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
     fig.alt = _describe(wide, title, unit)
     plt.close(fig)  # the caller shows it; keep pyplot's global state clean
     return fig
@@ -129,7 +144,7 @@ def trend_chart(
     apply_style()
     years = sorted(history["year"].unique())
     rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(7.2, 2.3 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 2.1 * rows + 0.6), squeeze=False)
     described = []
     for ax, name in zip(axes.flat, names):
         series = history[history[panel] == name].set_index("year")
@@ -137,9 +152,9 @@ def trend_chart(
         reported = [y in series.index for y in years]  # a year without the indicator gets "—", not a bar of 0
         colours = [PALETTE[0] if y == highlight else PALETTE[4] for y in years]
         bars = ax.bar([f"{y}年" for y in years], values, color=colours, width=0.6)
-        ax.bar_label(bars, labels=[scaled(v) if r else "—" for v, r in zip(values, reported)], padding=2, fontsize=8)
+        ax.bar_label(bars, labels=[scaled(v) if r else "—" for v, r in zip(values, reported)], padding=2, fontsize=7.5)
         name_unit = str(series[unit].iloc[-1])
-        ax.set_title(f"{name}（{name_unit}）", fontsize=9)
+        ax.set_title(f"{name}（{name_unit}）", fontsize=8.5, loc="center", wrap=True)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.margins(y=0.25)
@@ -147,11 +162,12 @@ def trend_chart(
         described.append(f"{name}：" + "，".join(f"{y}年{scaled(v)}{name_unit}" for y, v, r in zip(years, values, reported) if r))
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=12)
+    fig.suptitle(title, fontsize=11)
     if source:
-        fig.text(0.01, 0.01, f"数据来源：{source}", fontsize=8, color="#555555")
-    fig.tight_layout(rect=(0, 0.03 if source else 0, 1, 1))
+        fig.text(0.01, 0.005, f"数据来源：{source}", fontsize=7.5, color="#555555", va="bottom")
+        fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
     fig.alt = f"{title}。" + "；".join(described) + "。"
+    fig.wide = True  # small multiples: shown at a legible width on a phone, scrolled sideways
     plt.close(fig)
     return fig
 
@@ -164,8 +180,47 @@ def _describe(wide: pd.DataFrame, title: str, unit: str) -> str:
     return f"{title}。" + "；".join(parts) + "。"
 
 
+def overlaps(fig) -> list[str]:
+    """What is drawn over what: value labels over each other or over the legend, the legend over bars, titles over text.
+
+    Uses matplotlib's renderer: the boxes compared are those the reader sees.
+    """
+    from matplotlib.patches import Rectangle
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+
+    def box(artist):
+        return artist.get_window_extent(renderer).expanded(0.98, 0.98)  # touching is not overlapping
+
+    found = []
+    legends = [lg for lg in [fig.legends, *[[ax.get_legend()] for ax in fig.axes]] for lg in lg if lg is not None]
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        labels = [t for t in ax.texts if t.get_visible() and t.get_text()]
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_visible() and p.get_height() and p.get_width()]
+        title = ax.title if ax.title.get_text() else None
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
+                if box(a).overlaps(box(b)):
+                    found.append(f"value labels {a.get_text()!r} and {b.get_text()!r} overlap")
+            if title is not None and box(a).overlaps(box(title)):
+                found.append(f"value label {a.get_text()!r} runs into the title")
+        for legend in legends:
+            area = box(legend)
+            found += [f"the legend covers a bar in {ax.get_title()!r}" for p in bars[:1] if any(area.overlaps(box(q)) for q in bars)]
+            found += [f"the legend covers the value label {t.get_text()!r}" for t in labels if area.overlaps(box(t))]
+            if title is not None and area.overlaps(box(title)):
+                found.append(f"the legend covers the title {title.get_text()!r}")
+    return list(dict.fromkeys(found))
+
+
 def figure_png(fig) -> bytes:
-    """The figure as PNG bytes; raise ChartError if any character would be drawn as a box."""
+    """The figure as PNG bytes; raise ChartError if a character would be drawn as a box or text drawn over text."""
     buffer = io.BytesIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -177,6 +232,10 @@ def figure_png(fig) -> bytes:
             + "; ".join(missing)
             + ". Install a fuller Chinese font (see README, 'Fonts')."
         )
+    drawn_over = overlaps(fig)
+    if drawn_over:
+        raise ChartError(f"A chart would be drawn with text over text or data ({fig.alt.split('。')[0] if hasattr(fig, 'alt') else 'chart'}): "
+                         + "; ".join(drawn_over))
     return buffer.getvalue()
 
 

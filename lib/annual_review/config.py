@@ -30,10 +30,13 @@ MAX_TIMEOUT = 24 * 3600
 DEFAULT_DOCUMENT = {
     "page": "A4",
     "margins": {"top": "37mm", "bottom": "35mm", "left": "28mm", "right": "26mm"},
-    "title_font": "方正小标宋简体",
+    # Fonts by role: the ones a bureau's own machines have, best first (see annual_review.fonts for the
+    # open-licence faces that follow them); each a name or a list of names.
+    "title_font": ["方正小标宋简体", "FZXiaoBiaoSong-B05S"],
     "title_size": "22pt",  # 二号
-    "heading_fonts": ["黑体", "楷体"],  # level 1, level 2; deeper levels use the body font
-    "body_font": "仿宋_GB2312",
+    "heading_fonts": ["黑体", "楷体_GB2312"],  # level 1, level 2; deeper levels use the body font
+    "body_font": ["仿宋_GB2312", "仿宋", "FangSong"],
+    "figure_font": ["黑体", "SimHei"],  # tables and charts
     "body_size": "16pt",  # 三号
     "line_height": "28pt",
 }
@@ -55,8 +58,11 @@ def check_document(document: Mapping, where: str) -> list[str]:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not pattern.match(str(value)):
             problems.append(f"{where}: document.{key} = {str(value)[:60]!r} is not {what}")
 
-    for key in ("title_font", "body_font"):
-        check(key, document.get(key), _FONT, "a font name (letters, digits, spaces, _ . + -)")
+    for key in ("title_font", "body_font", "figure_font"):
+        value = document.get(key)
+        for i, font in enumerate(value if isinstance(value, list) and value else [value]):
+            check(key if not isinstance(value, list) else f"{key}[{i + 1}]", font, _FONT,
+                  "a font name (letters, digits, spaces, _ . + -)")
     fonts = document.get("heading_fonts")
     if not isinstance(fonts, list) or not fonts:
         problems.append(f"{where}: document.heading_fonts must be a list of font names")
@@ -112,6 +118,7 @@ class ReportConfig:
     document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
     timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
     findings: tuple = ()  # personal data in the config's own text (body, title, headings), with lines
+    texts: tuple = ()  # (line, text) of every string in the config, for checks of its wording
 
     def title(self, year: int) -> str:
         return self.title_pattern.format(body=self.body, year=year)
@@ -272,6 +279,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
         document=document,
         timeout=timeout or DEFAULT_TIMEOUT,
         findings=findings,
+        texts=tuple(yamlfile.strings(tree)),
     )
 
 

@@ -99,29 +99,28 @@ def assemble(
     return combined, toc
 
 
-def print_css(document: dict) -> str:
-    """The printed page's CSS from the config's ``document`` settings (page, margins, fonts, sizes)."""
+def document_css(document: dict) -> str:
+    """The report's fonts by role and the printed page, from the config's ``document`` settings (after GB/T 9704)."""
+    from .fonts import css_families
+
     margins = document["margins"]
-    headings = list(document["heading_fonts"]) + [document["body_font"]] * 2
-
-    def family(name: str) -> str:
-        return f'"{name}", var(--fallback)'
-
     return f"""
+:root {{
+  --title-font: {css_families(document, "title")};
+  --body-font: {css_families(document, "body")};
+  --h1-font: {css_families(document, "heading1")};
+  --h2-font: {css_families(document, "heading2")};
+  --figure-font: {css_families(document, "figures")};
+}}
 @page {{
   size: {document["page"]};
   margin: {margins["top"]} {margins["right"]} {margins["bottom"]} {margins["left"]};
-  @bottom-center {{ content: "— " counter(page) " —"; font-size: 14pt; font-family: "Times New Roman", serif; }}
+  @bottom-center {{ content: "— " counter(page) " —"; font-size: 14pt; font-family: var(--body-font); }}
 }}
-@page :first {{ @bottom-center {{ content: none; }} }}
 @media print {{
   html {{ font-size: {document["body_size"]}; }}
-  body {{ font-family: {family(document["body_font"])}; line-height: {document["line_height"]}; }}
-  .ar-title h1 {{ font-family: {family(document["title_font"])}; font-size: {document["title_size"]}; }}
-  h2 {{ font-family: {family(headings[0])}; }}
-  h3 {{ font-family: {family(headings[1])}; }}
-  h2, h3, h4, h5, h6 {{ break-after: avoid; page-break-after: avoid; }}
-  p {{ orphans: 2; widows: 2; }}
+  body {{ line-height: {document["line_height"]}; }}
+  .ar-title h1 {{ font-size: {document["title_size"]}; }}
 }}
 """
 
@@ -156,8 +155,15 @@ def render_report(
     built_at: dt.datetime | None = None,
     failed: dict[str, str] | None = None,
     cache_dir: Path | None = None,
+    draft: bool = False,
 ) -> str:
-    """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched)."""
+    """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched).
+
+    Final (the default): nothing but the report and its data's provenance notes; how it was
+    built (``provenance``: tool, version, commit, time) is kept in a ``<meta>`` and a comment.
+    ``draft``: a visible 征求意见稿 mark with the build time, each figure from data showing its
+    source on hover, and an appendix listing every figure's source.
+    """
     combined, toc = assemble(config, year, executed, failed)
     exporter = _exporter()
     built_at = built_at or dt.datetime.now().astimezone()
@@ -166,12 +172,54 @@ def render_report(
         "lang": config.language,
         "toc": toc,
         "css": (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8")
-        + print_css(config.document),
+        + document_css(config.document),
         "built_at": built_at.strftime("%Y-%m-%d %H:%M"),
-        "provenance": provenance,
+        "built_with": provenance.replace("--", "—"),  # (inside an HTML comment)
         "data_notes": list(data_notes),
         "csp": CONTENT_SECURITY_POLICY,
+        "draft": draft,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
+    body = _figure_sources(body, draft)
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
-    return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir), 1)
+    return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir, document=config.document), 1)
+
+
+def _figure_sources(page: str, draft: bool) -> str:
+    """Drafts show each figure's source (hover, and an appendix); the published report shows none of it."""
+    soup = BeautifulSoup(page, "html.parser")
+    marked = soup.select("[data-source]")
+    if not draft:
+        for element in marked:
+            if element.name == "span":
+                element.unwrap()
+            else:
+                del element["data-source"]
+        return str(soup)
+    items = []
+    for n, element in enumerate(marked, 1):
+        source = element["data-source"]
+        element["title"] = f"数据来源：{source}"
+        element["id"] = f"fig-{n}"
+        del element["data-source"]
+        if "ar-fig" not in element.get("class", []):
+            element["class"] = [*element.get("class", []), "ar-fig"]
+        section = element.find_parent("section", attrs={"data-section": True})
+        items.append((n, element.get_text(" ", strip=True), source, section["data-section"] if section else ""))
+    appendix = soup.new_tag("section", attrs={"class": "ar-sources", "aria-label": "数据来源"})
+    heading = soup.new_tag("h2")
+    heading.string = "附：数据来源（征求意见稿）"
+    appendix.append(heading)
+    listing = soup.new_tag("ol")
+    for n, text, source, section in items:
+        item = soup.new_tag("li", attrs={"id": f"src-{n}"})
+        link = soup.new_tag("a", href=f"#fig-{n}")
+        link.string = text
+        item.append(link)
+        item.append(f"：{source}")
+        listing.append(item)
+    appendix.append(listing)
+    main = soup.find("main")
+    if main is not None:
+        main.append(appendix)
+    return str(soup)
