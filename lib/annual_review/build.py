@@ -182,6 +182,7 @@ def build_year(
     log: Callable[[str], None] = print,
     kernels: "_Kernels | None" = None,
     timeout: float | None = None,
+    draft: bool = False,
 ) -> Path:
     """Build ``year``'s report into ``output_dir/<year>/`` in ``formats``; return the HTML report's path.
 
@@ -210,6 +211,7 @@ def build_year(
         if known_rows is None:
             if not config.allow_personal_data:
                 _refuse_personal_data(_narrative_findings(data_dir, year))
+            _proofread(config, data_dir, year, log)
             known_rows = sorted(name for name, table in tables.items() if len(table))
         outline = config.for_year(set(known_rows))
         log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
@@ -222,7 +224,8 @@ def build_year(
         for plan in plans:
             if not plan.runs:
                 progress.report(SectionResult(plan.section, "reused", "unchanged", key=plan.key))
-        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial, sorted(formats))
+        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), allow_partial, sorted(formats),
+                                     "draft" if draft else "final", manifest.library_fingerprint())
         files = [FORMATS[f] for f in formats]
         if (not any(p.runs for p in plans) and previous.get("render") == render_key
                 and manifest.outputs_intact(previous, out, files)):
@@ -246,7 +249,7 @@ def build_year(
             preparing.join()  # rendering shares what it prepared
             data_prints = {"data": data_print, "earlier_data": earlier}
             return _finish(folder, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
-                           render_key, allow_partial, formats, log)
+                           render_key, allow_partial, formats, log, draft)
         finally:
             folder.discard(staging)
 
@@ -283,6 +286,29 @@ def _narrative_findings(data_dir: Path, year: int) -> list:
 
     folder = year_dir(data_dir, year) / "narrative"
     return [f for path in sorted(folder.glob("*.md")) for f in scan_lines(path.read_text(encoding="utf-8-sig"), str(path))]
+
+
+def copy_warnings(config: ReportConfig, data_dir: Path, year: int) -> list:
+    """Half-width punctuation among Chinese text in the year's narratives and the config's headings and title."""
+    from .proofing import check_text
+
+    folder = year_dir(data_dir, year) / "narrative"
+    found = [w for path in sorted(folder.glob("*.md")) for w in check_text(path.read_text(encoding="utf-8-sig"), str(path))]
+    for line, text in config.texts:
+        found += [type(w)(str(config.path), line, w.marks, w.excerpt) for w in check_text(text, str(config.path))]
+    return found
+
+
+def _proofread(config: ReportConfig, data_dir: Path, year: int, log) -> None:
+    from .proofing import summary
+
+    try:
+        found = copy_warnings(config, data_dir, year)
+    except ImportError:  # autocorrect-py missing: the check is advice, the build goes on without it
+        log("note: copy check skipped (autocorrect-py is not installed)")
+        return
+    if found:
+        log(f"note: {summary(found)}")
 
 
 def _refuse_personal_data(findings: list) -> None:
@@ -338,7 +364,7 @@ class _Kernels:
 
 
 def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outline, plans, results, staging: Path,
-            render_key, allow_partial, formats, log):
+            render_key, allow_partial, formats, log, draft=False):
     """Bring in the reused sections, render, and publish the new results (or keep the old on failure)."""
     out = folder.path
     sections = staging / SECTIONS_DIR
@@ -363,7 +389,7 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
             raise BuildError(summary + "\nThe last good report was left as it was "
                                        "(--allow-partial writes one that marks the failed sections).")
         log(summary)
-    report_html = _render(outline, year, data_dir, sections, plans, results, out.parent / ".cache")
+    report_html = _render(outline, year, data_dir, sections, plans, results, out.parent / ".cache", draft)
     published = {FORMATS["html"]: report_html.encode("utf-8")}
     if "pdf" in formats:
         from .pdf import pdf_bytes
@@ -372,7 +398,7 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
     if "docx" in formats:
         from .word import docx_bytes
 
-        published[FORMATS["docx"]] = docx_bytes(report_html)
+        published[FORMATS["docx"]] = docx_bytes(report_html, outline.document)
     if not outline.allow_personal_data:
         from .privacy import scan_published
 
@@ -380,7 +406,7 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
     for name, content in published.items():
         (staging / name).write_bytes(content)
     record = _manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key,
-                       sections, published)
+                       sections, published, draft)
     (staging / manifest.MANIFEST).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     # One transaction: the executed notebooks, the report in each format, then their record; formats not
     # built this time go, so every file of the year is from this build.
@@ -392,7 +418,7 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
     return report
 
 
-def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path) -> str:
+def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path, draft: bool = False) -> str:
     import nbformat
 
     from .render import render_report, report_outputs
@@ -412,14 +438,13 @@ def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: 
         _refuse_personal_data(_report_findings(outline, executed))
     ran = sum(1 for r in results.values() if r.state == "ran")
     commit = manifest.git_commit(Path(__file__).parent)
-    provenance = (
-        f"本报告由 annual-review {__version__} 根据数据目录 {data_dir.name}/{year} 执行 {len(plans)} 个章节笔记本自动生成"
-        f"（本次执行 {ran} 个，沿用 {len(plans) - ran} 个未变的结果）"
-        + (f"，代码版本 {commit[:12]}" if commit else "")
-        + "。"
+    built_with = (  # kept out of the page's text: in a <meta> and a comment, and in manifest.json
+        f"annual-review {__version__}; data {data_dir.name}/{year}; {len(plans)} sections "
+        f"({ran} run, {len(plans) - ran} reused)" + (f"; commit {commit[:12]}" if commit else "")
+        + f"; built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
     )
-    return render_report(outline, year, executed, provenance=provenance, data_notes=data_notes(data_dir, results.values()),
-                         failed=failed, cache_dir=cache_dir)
+    return render_report(outline, year, executed, provenance=built_with, data_notes=data_notes(data_dir, results.values()),
+                         failed=failed, cache_dir=cache_dir, draft=draft)
 
 
 PROVENANCE_FILE = "provenance.md"  # data/<year>/provenance.md: where that year's figures come from, for the footer
@@ -469,7 +494,7 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
 
 
 def _manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results, render_key, sections: Path,
-              published: dict[str, bytes]) -> dict:
+              published: dict[str, bytes], draft: bool = False) -> dict:
     """The record of this build: what each section read and wrote, and the digest of every file published."""
     import hashlib
 
@@ -480,6 +505,7 @@ def _manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results
         **data_prints,  # fingerprints of the year's data and of each earlier year's, as checked
         "tables_with_rows": tables_with_rows,
         "render": render_key,
+        "mode": "draft" if draft else "final",
         "git_commit": manifest.git_commit(Path(__file__).parent),
         "versions": manifest.versions(),
         "library": manifest.library_fingerprint(),
@@ -517,6 +543,7 @@ def build(
     formats: tuple[str, ...] = ("html", "pdf"),
     log: Callable[[str], None] = print,
     timeout: float | None = None,
+    draft: bool = False,
 ) -> list[Path]:
     """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
     config = load_config(config_path)
@@ -540,7 +567,8 @@ def build(
             for year in resolved:
                 try:
                     report = build_year(config, year, data_dir, output_dir, jobs=jobs, force=force, timeout=timeout,
-                                        allow_partial=allow_partial, formats=formats, log=log, kernels=kernels)
+                                        allow_partial=allow_partial, formats=formats, log=log, kernels=kernels,
+                                        draft=draft)
                     reports.append(report)
                     for fmt in formats:
                         log(f"Report written: {report.with_name(FORMATS[fmt])}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from pathlib import Path
 import sys
 import threading
 
@@ -52,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
     build.add_argument("--allow-partial", action="store_true",
                        help="if sections fail, still write the report, marking them (default: keep the last good report)")
+    mode = build.add_mutually_exclusive_group()
+    mode.add_argument("--final", dest="draft", action="store_false",
+                      help="the report as published (the default): no tool name, version, commit or build time in it")
+    mode.add_argument("--draft", dest="draft", action="store_true",
+                      help="a draft for review: a 征求意见稿 mark, and each figure from data showing its source")
+    build.set_defaults(draft=False)
     build.add_argument("--timeout", type=_seconds, default=None,
                        help="seconds a section may run before it is stopped and reported failed "
                             "(default: the config's 'timeout', else 600)")
@@ -70,7 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     new_year.add_argument("year", type=int, help="the new year")
     new_year.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
 
-    commands.add_parser("fonts", help="say which font draws Chinese in charts; exit 1 if there is none")
+    check = commands.add_parser("check", help="pre-publication checks of a year's text: half-width punctuation among Chinese")
+    check.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
+    check.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
+    check.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+
+    commands.add_parser("fonts", help="list the font each role uses (title, body, headings, tables and charts); exit 1 if none draws Chinese")
     return parser
 
 
@@ -84,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             from .build import build
 
             build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
-                  force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout)
+                  force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout,
+                  draft=args.draft)
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
@@ -108,13 +121,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Started {args.data_dir}/{args.year} from {args.year - 1}: {len(written)} files")
             for path in written:
                 print(f"  {path}")
+        elif args.command == "check":
+            from .build import copy_warnings
+            from .config import load_config
+            from .paths import resolve_year
+
+            config = load_config(args.config)
+            for year in args.year or [0]:
+                year = resolve_year(args.data_dir, year)
+                found = copy_warnings(config, Path(args.data_dir), year)
+                for warning in found:
+                    print(f"warning: {warning}")
+                print(f"{args.data_dir}/{year}: copy check: {len(found)} line(s) to look at (nothing was changed)")
         elif args.command == "fonts":
             from .charts import check_glyphs
-            from .fonts import find_cjk_font
+            from .config import DEFAULT_CONFIG as config_file, load_config
+            from .fonts import ROLE_NAMES, role_fonts
 
-            family = check_glyphs()
-            font = find_cjk_font()
-            print(f"Charts draw Chinese with {family} ({font.source} font: {font.path})")
+            document = load_config(config_file).document if Path(config_file).is_file() else None
+            check_glyphs()
+            for role, font in role_fonts(document).items():
+                where = f"{font.family} ({font.source} font: {font.path})" if font else "none found"
+                print(f"{role:<9} {ROLE_NAMES[role]}: {where}")
     except AnnualReviewError as exc:
         print(f"annual-review {args.command}: error:\n{exc}", file=sys.stderr)
         return exc.exit_code

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import tracking
+from . import provenance, tracking
 from .exceptions import DataError
 from .paths import OUTSIDE, available_years, contained, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
 from .layout import _letters, lay_out
@@ -346,7 +346,9 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     read = read_table(data_dir, year, specs[name])
     if read.problems:
         raise DataError([str(p) for p in read.problems])
-    return read.frame
+    frame = provenance.with_source(read.frame, specs[name].title, year)
+    frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in specs[name].columns}
+    return frame
 
 
 def check_year(data_dir: str | Path, year: int, notes: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -453,19 +455,31 @@ def tally(
 ) -> pd.DataFrame:
     """For each combination of ``by`` (in the declared category order): how many rows, and the sum of each of ``sums``.
 
-    ``where`` keeps only rows whose columns equal the given values; ``count`` names the
-    row-count column (None leaves it out). Combinations with no rows are left out.
+    ``where`` keeps only rows as :func:`select` does; ``count`` names the row-count
+    column (None leaves it out). Combinations with no rows are left out. Each row
+    of the result knows the rows it counted (shown as its source in a draft).
     """
     rows = select(table, where)
     missing = [c for c in [*by, *sums] if c not in rows.columns]
     if missing:
         raise DataError(f"tally: no column {missing} in the table (it has {list(rows.columns)})")
     grouped = rows.groupby(list(by), observed=True, sort=True)
-    parts = [grouped.size().rename(count)] if count else []
+    sizes = grouped.size()
+    parts = [sizes.rename(count)] if count else []
     parts += [grouped[column].sum() for column in sums]
     if not parts:
         raise DataError("tally: nothing to compute; give `sums` or a `count` name")
-    return pd.concat(parts, axis=1).reset_index()
+    result = pd.concat(parts, axis=1).reset_index()
+    source = provenance.table_source(rows)
+    if source:
+        labels = source.get("labels", {})
+        grouping = "按" + "、".join(labels.get(b, b) for b in by) + "分组"
+        result.attrs[provenance.SOURCE] = source
+        result.attrs[provenance.ROW_SOURCES] = [
+            provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n))
+            for key, n in sizes.items()
+        ]
+    return result
 
 
 def load_previous(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
@@ -490,7 +504,9 @@ def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
             frames.append(table.assign(year=each)[["year", *table.columns]])
     if not frames:
         raise DataError(f"{Path(data_dir)}: no year up to {year} keeps table '{name}'")
-    return pd.concat(frames, ignore_index=True)
+    history = pd.concat(frames, ignore_index=True)
+    history.attrs[provenance.SOURCE] = {"title": table_specs(data_dir)[name].title, "year": "各年度", "filters": []}
+    return history
 
 
 def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
@@ -507,11 +523,17 @@ def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mappin
 
     ``None`` for no table (no previous year to compare with) gives None, which the
     year-over-year phrasing (:func:`annual_review.numbers.change`) reads as "nothing to say".
+    The number also says where it comes from (register, year, filter, rows), for drafts.
     """
     if table is None:
         return None
     rows = select(table, where)
-    return _whole(rows[value].sum() if value else len(rows))
+    if value is not None and value not in rows.columns:
+        raise DataError(f"total: no column {value!r} in the table (it has {list(rows.columns)})")
+    amount = _whole(rows[value].sum() if value else len(rows))
+    labels = provenance.table_source(rows).get("labels", {})
+    aggregation = f"{labels.get(value, value)}合计" if value else ""
+    return provenance.figure(amount, provenance.describe(rows, aggregation, len(rows)))
 
 
 def _whole(number) -> int | float:
@@ -520,16 +542,31 @@ def _whole(number) -> int | float:
 
 
 def select(table: pd.DataFrame, where: Mapping[str, object] | None = None) -> pd.DataFrame:
-    """The rows whose columns equal every value in ``where``."""
+    """The rows matching every condition in ``where``: a value (equal to it), a list or set (one of them),
+    a ``range`` (within it), or a function of the column giving True or False for each row."""
     if not where:
         return table
+    if not isinstance(where, Mapping):
+        raise DataError(f"where= must map column names to values, not {type(where).__name__}")
     missing = [c for c in where if c not in table.columns]
     if missing:
         raise DataError(f"no column {missing} in the table (it has {list(table.columns)})")
     mask = pd.Series(True, index=table.index)
     for column, wanted in where.items():
-        mask &= table[column] == wanted
-    return table[mask]
+        series = table[column]
+        if isinstance(wanted, range):
+            mask &= series.between(wanted.start, wanted.stop - 1) if wanted.step == 1 else series.isin(list(wanted))
+        elif isinstance(wanted, (list, tuple, set, frozenset)):
+            mask &= series.isin(list(wanted))
+        elif callable(wanted):
+            chosen = wanted(series)
+            if not isinstance(chosen, pd.Series) or chosen.dtype != bool:
+                raise DataError(f"where: the function for {column!r} must give True or False for each row")
+            mask &= chosen
+        else:
+            mask &= series == wanted
+    labels = provenance.table_source(table).get("labels", {})
+    return provenance.filtered(table, table[mask], provenance.where_words(where, labels))
 
 
 def month_labels(dates: pd.Series) -> pd.Categorical:
@@ -568,7 +605,13 @@ def headline(
     if unknown:
         raise DataError(f"headline indicators {unknown} are not indicators (known: {known})")
     wanted = [i for i in wanted if i in now.index]
+    title = history.attrs.get(provenance.SOURCE, {}).get("title", "")
+
+    def sourced(number, each_year: int, indicator: str):
+        return provenance.figure(_whole(number), f"{title} {each_year}，{indicator}，共1行" if title else "")
+
     return [
-        (str(i), str(now.at[i, unit]), _whole(now.at[i, value]), _whole(before.at[i, value]) if i in before.index else None)
+        (str(i), str(now.at[i, unit]), sourced(now.at[i, value], int(year), i),
+         sourced(before.at[i, value], int(year) - 1, i) if i in before.index else None)
         for i in wanted
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -40,18 +40,29 @@ def table_html(
     columns: Mapping[str, str] | None = None,
     unit_note: str | None = None,
     total_label: str | None = None,
+    keep_whole: Sequence[str] = (),
 ) -> str:
     """A report table as HTML: columns renamed to ``columns``' labels, whole numbers without decimals.
 
-    With ``total_label`` a totals row sums the numeric columns.
+    With ``total_label`` a totals row sums the numeric columns. Cells of the columns
+    (by label) in ``keep_whole`` are never broken over two lines (short phrases such as
+    增加3所、增长11.5%). Each number from data carries its source, shown in drafts.
     """
+    from . import provenance
+
+    row_sources = list(table.attrs.get(provenance.ROW_SOURCES) or [])
+    cell_sources = dict(table.attrs.get(provenance.CELL_SOURCES) or {})
     shown = table[list(columns)] if columns else table.copy()
     if total_label:
         totals = {c: (shown[c].sum() if pd.api.types.is_numeric_dtype(shown[c]) else "") for c in shown.columns}
         totals[shown.columns[0]] = total_label
+        everything = provenance.describe(table, "合计", len(table)) if provenance.table_source(table) else ""
+        row_sources = row_sources[: len(shown)] + [everything] if row_sources else []
         shown = pd.concat([shown.astype(object), pd.DataFrame([totals])], ignore_index=True)
+    names = list(shown.columns)
     if columns:
         shown = shown.rename(columns=columns)
+    labels = list(shown.columns)
 
     def cell(value) -> str:
         if isinstance(value, float) and value.is_integer():
@@ -62,11 +73,14 @@ def table_html(
     rows = []
     for i, record in enumerate(shown.itertuples(index=False)):
         css = ' class="ar-total"' if total_label and i == len(shown) - 1 else ""
-        cells = "".join(
-            f'<td class="{"ar-num" if isinstance(v, (int, float)) and not isinstance(v, bool) else "ar-text"}">{cell(v)}</td>'
-            for v in record
-        )
-        rows.append(f"<tr{css}>{cells}</tr>")
+        cells = []
+        for j, value in enumerate(record):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            kind = "ar-num" if number else "ar-change" if labels[j] in keep_whole else "ar-text"
+            source = cell_sources.get((i, names[j])) or (row_sources[i] if number and i < len(row_sources) else "")
+            attribute = f' data-source="{html.escape(source)}"' if source and (number or (i, names[j]) in cell_sources) else ""
+            cells.append(f'<td class="{kind}"{attribute}>{cell(value)}</td>')
+        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     note = f'<p class="ar-table-note">{html.escape(unit_note)}</p>' if unit_note else ""
     return (
         f'<figure class="ar-table"><table><caption>{html.escape(caption)}</caption>'
@@ -90,11 +104,16 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
     # build can look for personal data in them as it does in text.
     from matplotlib.text import Text
 
-    texts = list(dict.fromkeys(t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()))
+    shown = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    texts = list(dict.fromkeys(t.get_text() for t in shown))
+    # What the print check found (figure_png refuses text over text): kept so a reviewer or a test can see it.
+    layout = {"overlaps": 0, "width_in": round(float(fig.get_figwidth()), 2),
+              "smallest_pt": min((float(t.get_fontsize()) for t in shown), default=0.0)}
     _display(
         {"image/png": png, "text/plain": alt},
         "chart",
-        {"image/png": {"alt": alt}, "caption": caption or "", "texts": texts},
+        {"image/png": {"alt": alt}, "caption": caption or "", "texts": texts, "layout": layout,
+         "wide": bool(getattr(fig, "wide", False))},
     )
 
 
@@ -104,17 +123,23 @@ def comparison_table(rows, year: int, *, label: str = "项目") -> pd.DataFrame:
     Without any previous figure (a first year) only this year's column is kept; a row
     whose previous figure is missing (a new indicator) shows "—", never a false change.
     """
+    from . import provenance
     from .numbers import change
 
     compare = any(before is not None for *_, before in rows)
-    records = []
-    for name, unit, now, before in rows:
+    records, sources = [], {}
+    for i, (name, unit, now, before) in enumerate(rows):
         record = {label: f"{name}（{unit}）" if unit else name, f"{year}年": now}
+        sources[(i, f"{year}年")] = getattr(now, "source", "")
         if compare:
             record[f"{year - 1}年"] = "—" if before is None else before
             record["较上年"] = change(now, before, unit, lead="") or "—"
+            sources[(i, f"{year - 1}年")] = getattr(before, "source", "")
+            sources[(i, "较上年")] = "；".join(provenance.sources_of(now, before))
         records.append(record)
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    table.attrs[provenance.CELL_SOURCES] = {k: v for k, v in sources.items() if v}
+    return table
 
 
 def show_changes(rows, *, year: int, caption: str, always: bool = False) -> None:
@@ -125,7 +150,7 @@ def show_changes(rows, *, year: int, caption: str, always: bool = False) -> None
     """
     if not rows or (not always and all(before is None for *_, before in rows)):
         return
-    show_table(comparison_table(rows, year), caption=caption)
+    show_table(comparison_table(rows, year), caption=caption, keep_whole=("较上年",))
 
 
 def show_trends(history: pd.DataFrame, *, indicators=(), year: int, title: str, source: str | None = None) -> None:

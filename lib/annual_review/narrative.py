@@ -40,7 +40,7 @@ import mistune
 import pandas as pd
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from . import numbers, tracking
+from . import numbers, provenance, tracking
 from .exceptions import NarrativeError
 from .paths import OUTSIDE, contained
 
@@ -59,26 +59,37 @@ def _escape_markdown(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
 
 
+def _finalize(value) -> str:
+    """A placeholder's value as text in the Markdown: escaped, and marked with its source if it came from data."""
+    text = _escape_markdown(value)
+    register = getattr(_budget, "register", None)
+    return provenance.mark(text, value, register) if register is not None else text
+
+
 def _each(table: pd.DataFrame, pattern: str, sep: str = "，") -> str:
     """Phrase every row of a table with a pattern naming its columns: ``{count}所{school_type}``."""
     for _, field_name, spec, conversion in string.Formatter().parse(pattern):
         if field_name is not None and (not field_name.isidentifier() or conversion or (spec and not re.fullmatch(r"[,.\d%fdg]*", spec))):
             raise SecurityError(f"each: {{{field_name}}} must name a column, such as {{count}} (not an attribute or index)")
-    return sep.join(pattern.format(**row) for row in table.to_dict("records"))
+    text = sep.join(pattern.format(**row) for row in table.to_dict("records"))
+    return provenance.SourcedText(text, table.attrs.get(provenance.ROW_SOURCES, ()))
 
 
-_FILTERS = {
-    "more": numbers.more,
-    "over": numbers.over,
-    "nearly": numbers.nearly,
-    "plain": numbers.plain,
-    "cn": numbers.cn_numeral,
-    "percent": numbers.percent,
-    "scaled": numbers.scaled,
-    "change": numbers.change,
-    "months": numbers.month_span,
-    "each": _each,
+_FILTERS = {  # each passes the sources of the figures it is given on to the words it makes
+    name: provenance.carrying(function)
+    for name, function in {
+        "more": numbers.more,
+        "over": numbers.over,
+        "nearly": numbers.nearly,
+        "plain": numbers.plain,
+        "cn": numbers.cn_numeral,
+        "percent": numbers.percent,
+        "scaled": numbers.scaled,
+        "change": numbers.change,
+        "months": numbers.month_span,
+    }.items()
 }
+_FILTERS["each"] = _each
 
 
 class _Renderer(mistune.HTMLRenderer):
@@ -144,7 +155,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 _environment = _Sandbox(
     undefined=jinja2.StrictUndefined,
-    finalize=_escape_markdown,
+    finalize=_finalize,
     keep_trailing_newline=True,
     autoescape=False,  # the Markdown step escapes HTML; see _escape_markdown for Markdown itself
     loader=None,  # nothing to include, import or extend: a narrative is one file
@@ -204,7 +215,13 @@ def narrative_path(data_dir: str | Path, year: int, section: str) -> Path:
 
 def render_text(template: str, figures: Mapping[str, object], *, source: str = "<narrative>") -> str:
     """Fill the placeholders of a narrative with ``figures``; return Markdown with points numbered."""
+    return provenance.unmarked(_render(template, figures, source)[0])
+
+
+def _render(template: str, figures: Mapping[str, object], source: str) -> tuple[str, list[str]]:
+    """The narrative as Markdown, each figure from data marked with its index in the returned list of sources."""
     _refuse_remote(template, source)
+    _budget.register = register = []
     try:
         filled = _fill(_environment.from_string(template), figures)
     except jinja2.TemplateSyntaxError as exc:
@@ -236,7 +253,9 @@ def render_text(template: str, figures: Mapping[str, object], *, source: str = "
     except (ValueError, KeyError, ArithmeticError) as exc:
         line = _error_line(exc)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
-    return number_points(filled)
+    finally:
+        _budget.register = None
+    return number_points(filled), register
 
 
 # Markdown that would show a picture: ![text](address) and reference definitions [x]: address.
@@ -297,4 +316,5 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     if not contained(path, Path(data_dir) / str(year)):
         raise NarrativeError(f"{path}: {OUTSIDE.format(folder=Path(data_dir) / str(year))}")
     text = path.read_text(encoding="utf-8-sig")
-    return to_html(render_text(text, {"year": year, **figures}, source=str(path)))
+    markdown, register = _render(text, {"year": year, **figures}, str(path))
+    return provenance.spans(to_html(markdown), register)

@@ -243,7 +243,7 @@ def write_index(output_dir: Path, config) -> Path | None:
         links = " ".join(f'<a href="{folder.name}/{name}">{label}</a>'
                          for label, name in _LINKS if name in written and (folder / name).is_file())
         built = html.escape(str(record.get("built_at", ""))[:16].replace("T", " "))
-        title = html.escape(config.title(int(folder.name)))
+        title = html.escape(config.title(int(folder.name)) + ("（征求意见稿）" if record.get("mode") == "draft" else ""))
         rows.append(f"<tr><td>{folder.name}</td><td>{title}</td><td>{links}</td><td>{built}</td></tr>")
     if not rows:
         return None
