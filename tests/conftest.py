@@ -60,11 +60,18 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def plain(text: str) -> str:
+    """Wording alone: no white space, full-width punctuation folded to half-width (（一） and (一) alike)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", squash(text))
+
+
 @pytest.fixture(scope="session")
 def built_2020(tmp_path_factory):
-    """The shipped 2020 report, built once by the command line into a temporary folder."""
+    """The shipped 2020 report, built once by the command line into a temporary folder, in every format."""
     out = tmp_path_factory.mktemp("outputs")
-    result = run_cli("build", "--year", "2020", "--output-dir", str(out))
+    result = run_cli("build", "--year", "2020", "--format", "html,pdf,docx", "--output-dir", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     report = out / "2020" / "report.html"
     return {"out": out, "report": report, "html": report.read_text(encoding="utf-8"), "stdout": result.stdout}

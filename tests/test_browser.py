@@ -1,5 +1,6 @@
 """The HTML report in a real browser (Debian's Chromium, headless): loads cleanly, offline, navigable, described."""
 
+import os
 import shutil
 
 import pytest
@@ -54,7 +55,17 @@ def test_every_image_has_alt_text_and_is_drawn(page):
         assert image.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_chinese_is_drawn_with_a_real_font_even_without_system_fonts(page):
-    # The embedded face is loaded and used for the body text.
-    assert page.evaluate("document.fonts.check('16px \"AR Report CJK\"', '法治政府')")
-    assert page.evaluate("[...document.fonts].some(f => f.family.includes('AR Report CJK') && f.status === 'loaded')")
+def test_chinese_is_drawn_with_a_real_font_even_without_system_fonts(page, built_2020, tmp_path):
+    """A reader's machine with no Chinese font (fontconfig shown only DejaVu): the page's own face draws the text."""
+    fonts = tmp_path / "fonts.conf"
+    fonts.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                     "<dir>/usr/share/fonts/truetype/dejavu</dir>"
+                     f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>", encoding="utf-8")
+    browser = page.context.browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=FLAGS,
+                                                       env={**os.environ, "FONTCONFIG_FILE": str(fonts)})
+    bare = browser.new_page()
+    bare.goto(built_2020["report"].as_uri(), wait_until="load")
+    bare.evaluate("document.fonts.ready")
+    assert bare.evaluate("document.fonts.check('16px \"AR Report CJK\"', '法治政府')")
+    assert bare.evaluate("[...document.fonts].some(f => f.family.includes('AR Report CJK') && f.status === 'loaded')")
+    browser.close()

@@ -166,7 +166,7 @@ def test_trend_chart_covers_every_year_with_alt_text(built):
 
 def test_the_overview_comes_first_without_a_number(built):
     text = built["text"][2021]
-    body = text.index("一、主要工作措施和成效。(一)加强党对法治政府建设的领导。一是")  # the part itself, not the contents
+    body = text.index("一、主要工作措施和成效。（一）加强党对法治政府建设的领导。一是")  # the part itself, not the contents
     assert text.index("主要指标2021年主要指标") < body
     assert not re.search(r"[一二三四五六七八九十]、主要指标", text)
 
