@@ -15,6 +15,8 @@ except PackageNotFoundError:  # imported from a source tree that was not install
 _EXPORTS = {
     "bar_chart": "charts",
     "trend_chart": "charts",
+    "figure": "data",
+    "Indicator": "data",
     "headline": "data",
     "load_history": "data",
     "load_previous": "data",

@@ -125,10 +125,17 @@ class _Plan:
 def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool,
           timeout: float | None = None) -> list[_Plan]:
     """For each section: its parameters, cache key, time limit, and whether its earlier result stands."""
+    from .config import declared_parameters, kernel_environment
+
     plans = []
+    context = kernel_environment(config)  # what the kernel is told (body, params, chart fonts): part of the key
+    offered = {"body": config.body, **config.params}
     for section in config.executable_sections():
-        parameters = {"year": year, "data_dir": str(data_dir), **section.parameters}
-        key = manifest.section_key(section.notebook, parameters)
+        declared = declared_parameters(section.notebook)
+        # The body and the config's params, to the notebooks that declare them (no "unknown parameter" for the others).
+        parameters = {"year": year, "data_dir": str(data_dir),
+                      **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
+        key = manifest.section_key(section.notebook, parameters, context)
         before = previous.get("sections", {}).get(section.id)
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
         if force and verdict.reuse:
@@ -218,7 +225,11 @@ def build_year(
         kept = {s.id for s in outline.all_sections()}
         for section in config.all_sections():
             if section.id not in kept and section.requires:
-                log(f"Left out for {year}: '{section.heading or section.id}' (its table '{section.requires}' has no rows)")
+                log(f"Left out for {year}: '{config.heading(section, year) or section.id}' (its table '{section.requires}' has no rows)")
+        from .rules import check as rules_check
+
+        for line in rules_check(config, data_dir, year, tables_with_rows=set(known_rows)):
+            log(f"note: {line}")
         plans = _plan(outline, year, data_dir, out, previous, force, timeout)
         progress = _Progress(len(plans), log)
         for plan in plans:
@@ -349,7 +360,10 @@ class _Kernels:
             from .engine import KernelPool
 
             size = self.jobs if self.shared else min(self.jobs, sum(1 for p in plans if p.runs))
-            self._pool = self._stack.enter_context(KernelPool(size, self.config.notebooks_dir, log=self.log))
+            from .config import kernel_environment
+
+            self._pool = self._stack.enter_context(KernelPool(size, self.config.notebooks_dir, log=self.log,
+                                                              env=kernel_environment(self.config)))
         return self._pool
 
     def close(self) -> None:

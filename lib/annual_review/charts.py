@@ -79,6 +79,8 @@ def bar_chart(
     missing = [c for c in (x, y, group) if c and c not in table.columns]
     if missing:
         raise ChartError(f"bar_chart: the table has no column {missing} (it has {list(table.columns)})")
+    if table.empty:
+        raise ChartError(f"bar_chart: nothing to draw for {title!r}: the table has no rows (is the register filled in?)")
     apply_style()
     wide = (
         table.pivot_table(index=x, columns=group, values=y, aggfunc="sum", observed=True, sort=False)

@@ -76,8 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     new_year = commands.add_parser("new-year", help="start a year's data folder from the year before")
     new_year.add_argument("year", type=int, help="the new year")
     new_year.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+    new_year.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config, for the plans section (default: {DEFAULT_CONFIG})")
+    new_year.add_argument("--plans", help="last year's narrative listing the next steps (default: the section that covers: plans)")
+    new_year.add_argument("--follow-up", default="follow_up", help="the table the next steps are carried into (default: follow_up)")
 
-    check = commands.add_parser("check", help="pre-publication checks of a year's text: half-width punctuation among Chinese")
+    init = commands.add_parser("init", help="start a new body's project: config, notebooks, tables, narrative stubs")
+    init.add_argument("folder", help="the project's folder (new, or empty)")
+    init.add_argument("--body", required=True, help="the body's name, such as 某某县教育局")
+    init.add_argument("--outline", choices=("three-part", "five-item"), default="five-item",
+                      help="five-item: the five contents of the 2019 rules (default); three-part: measures, problems, plans")
+    init.add_argument("--year", type=int, help="the first report's year (default: last year)")
+
+    check = commands.add_parser("check", help="pre-publication checks: the 2019 rules' five items and the deadline, "
+                                              "half-width punctuation among Chinese, notebooks' parameters cells")
     check.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
     check.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
     check.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
@@ -117,18 +128,37 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "new-year":
             from .scaffold import new_year
 
-            written = new_year(args.data_dir, args.year)
+            from .config import load_config
+
+            config = load_config(args.config) if Path(args.config).is_file() else None
+            notes: list[str] = []
+            written = new_year(args.data_dir, args.year, plans=args.plans, follow_up=args.follow_up, config=config,
+                               notes=notes)
             print(f"Started {args.data_dir}/{args.year} from {args.year - 1}: {len(written)} files")
             for path in written:
                 print(f"  {path}")
+            for note in notes:
+                print(f"warning: {note}")
+        elif args.command == "init":
+            from .project import init
+
+            written = init(args.folder, args.body, args.outline, args.year)
+            print(f"Started {args.body}'s project in {args.folder}: {len(written)} files. Build it with:")
+            print(f"  cd {args.folder} && annual-review build --all")
         elif args.command == "check":
             from .build import copy_warnings
             from .config import load_config
             from .paths import resolve_year
 
+            from .rules import check as rules_check
+
             config = load_config(args.config)
+            for warning in _parameters_cells(config):
+                print(f"warning: {warning}")
             for year in args.year or [0]:
                 year = resolve_year(args.data_dir, year)
+                for line in rules_check(config, Path(args.data_dir), year):
+                    print(line if line.startswith("reminder") else f"warning: {line}")
                 found = copy_warnings(config, Path(args.data_dir), year)
                 for warning in found:
                     print(f"warning: {warning}")
@@ -170,3 +200,25 @@ def _os_error(exc: OSError) -> str:
     }.get(exc.errno, exc.strerror or str(exc))
     where = f"{exc.filename}: " if exc.filename else ""
     return f"{where}{what}"
+
+
+def _parameters_cells(config) -> list[str]:
+    """Notebooks whose parameters cell Papermill cannot read line by line (a comment holding '=' defeats it)."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    from .config import declared_parameters
+
+    found = []
+    for notebook in sorted({s.notebook for s in config.executable_sections()}):
+        cell = next((c for c in nbformat.read(notebook, as_version=4).cells
+                     if "parameters" in c.metadata.get("tags", [])), None)
+        if cell is None:
+            found.append(f"{notebook}: no cell tagged 'parameters'; the build's parameters are added without defaults")
+            continue
+        read = {p.name for p in PythonTranslator.inspect(cell)}
+        missed = sorted(declared_parameters(notebook) - read)
+        if missed:
+            found.append(f"{notebook}: Papermill cannot read the parameters cell's line(s) for {missed}; "
+                         "keep '=' out of their comments (#)")
+    return found

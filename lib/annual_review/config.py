@@ -6,6 +6,7 @@ and notebooks. Another body's report is another config, not another library.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,8 +23,20 @@ DEFAULT_DATA_DIR = "data"
 DEFAULT_OUTPUT_DIR = "outputs"
 # Heading numbers by level, as in Chinese official documents: 一、 (一) 1. (1)
 DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
-_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered", "timeout"}
-_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document", "timeout"}
+_SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered", "timeout",
+                 "covers"}
+_TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document", "timeout",
+             "params", "index_title"}
+# The five things the 2019 rules (《法治政府建设与责任落实督察工作规定》第二十四条) ask a report to cover.
+REQUIRED_ITEMS = {
+    "measures": "推进法治政府建设的主要举措和成效",
+    "shortcomings": "存在的不足和原因",
+    "leaders_duty": "党政主要负责人履行推进法治建设第一责任人职责情况",
+    "plans": "下一年度推进法治政府建设的主要安排",
+    "other": "其他需要报告的情况",
+}
+# What a title or heading may name: {year} 2023, {prev_year} 2022, {next_year} 2024, {body} the body's name.
+TEXT_FIELDS = ("year", "prev_year", "next_year", "body")
 DEFAULT_TIMEOUT = 600  # seconds a section may run (config `timeout:`, `build --timeout`)
 MAX_TIMEOUT = 24 * 3600
 # The printed page (PDF and the browser's print), after GB/T 9704 for official documents.
@@ -97,6 +110,7 @@ class Section:
     required: bool = False  # the report may not be published without this section's content
     numbered: bool = True  # False: the heading stands without a number and the count skips it (an overview)
     timeout: float | None = None  # seconds it may run; None: the config's
+    covers: tuple[str, ...] = ()  # which of the 2019 rules' required items (REQUIRED_ITEMS) it reports on
 
     def walk(self):
         yield self
@@ -119,13 +133,29 @@ class ReportConfig:
     timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
     findings: tuple = ()  # personal data in the config's own text (body, title, headings), with lines
     texts: tuple = ()  # (line, text) of every string in the config, for checks of its wording
+    params: Mapping[str, object] = field(default_factory=dict)  # passed to every notebook and narrative
+    index_pattern: str | None = None  # the heading of the page of every year's report; else the title without the year
+
+    def text(self, pattern: str, year: int) -> str:
+        """A title, heading or caption for ``year``: {year}, {prev_year}, {next_year} and {body} filled in."""
+        return pattern.format(year=year, prev_year=year - 1, next_year=year + 1, body=self.body)
 
     def title(self, year: int) -> str:
-        return self.title_pattern.format(body=self.body, year=year)
+        return self.text(self.title_pattern, year)
+
+    def heading(self, section: Section, year: int) -> str | None:
+        return self.text(section.heading, year) if section.heading else None
 
     def index_title(self) -> str:
-        """The heading of the page listing every year's report."""
-        return f"{self.body}法治政府建设年度报告"
+        """The heading of the page listing every year's report: ``index_title``, else the title with its year left out."""
+        if self.index_pattern:
+            return self.index_pattern.format(body=self.body)
+        pattern = re.sub(r"\{(?:year|prev_year|next_year)\}(?:年度|年)?", "", self.title_pattern)
+        return pattern.format(body=self.body)
+
+    def context(self, year: int) -> dict:
+        """What every narrative may name besides its section's figures."""
+        return {"year": year, "prev_year": year - 1, "next_year": year + 1, "body": self.body, "params": dict(self.params)}
 
     def all_sections(self) -> list[Section]:
         return [s for top in self.sections for s in top.walk()]
@@ -231,7 +261,18 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
             nb_path = None
             if notebook:
                 nb_path = _notebook_path(notebooks_dir, str(notebook), f"{path}: {here}", problems)
-            section_id = str(item.get("id") or (Path(notebook).stem.split("-", 1)[-1] if notebook else f"part-{level}-{i}"))
+            if heading:
+                _check_fields(str(heading), f"{path}: {here}: heading", problems)
+            covers = item.get("covers") or ()
+            covers = (covers,) if isinstance(covers, str) else tuple(covers) if isinstance(covers, list) else covers
+            unknown = [c for c in covers if c not in REQUIRED_ITEMS]
+            if unknown or not isinstance(covers, tuple):
+                problems.append(f"{path}: {here}: covers {unknown or covers!r}: each must be one of {list(REQUIRED_ITEMS)}")
+                covers = ()
+            named = (item.get("parameters") or {}).get("section") if isinstance(item.get("parameters"), Mapping) else None
+            # A section is named by its id, else by the narrative it shows (sections sharing a notebook), else its notebook.
+            section_id = str(item.get("id") or (named if isinstance(named, str) and named else None)
+                             or (Path(notebook).stem.split("-", 1)[-1] if notebook else f"part-{level}-{i}"))
             if section_id in seen:
                 problems.append(f"{path}: {here}: section id '{section_id}' is used twice")
             seen.add(section_id)
@@ -249,6 +290,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
                     required=bool(item.get("required", False)),
                     numbered=bool(item.get("numbered", True)),
                     timeout=seconds(item.get("timeout"), here),
+                    covers=tuple(covers),
                     children=children,
                 )
             )
@@ -262,6 +304,12 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
     if not _LANGUAGE.match(language):
         problems.append(f"{path}: language {language[:40]!r} is not a language tag such as zh-CN")
     timeout = seconds(raw.get("timeout"), "top level")
+    if raw.get("title"):
+        _check_fields(str(raw["title"]), f"{path}: title", problems)
+    params = raw.get("params") or {}
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in params):
+        problems.append(f"{path}: 'params' must map names (letters, digits, _) to values")
+        params = {}
     if problems:
         raise ConfigError("\n".join(problems))
     from .privacy import scan
@@ -280,7 +328,23 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
         timeout=timeout or DEFAULT_TIMEOUT,
         findings=findings,
         texts=tuple(yamlfile.strings(tree)),
+        params=dict(params),
+        index_pattern=str(raw["index_title"]) if raw.get("index_title") else None,
     )
+
+
+def _check_fields(pattern: str, where: str, problems: list[str]) -> None:
+    """A title or heading may name only {year}, {prev_year}, {next_year} and {body}; other braces are refused."""
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as exc:
+        problems.append(f"{where} {pattern!r}: {exc} (write {{{{ and }}}} for a literal brace)")
+        return
+    unknown = [f for f in fields if f not in TEXT_FIELDS]
+    if unknown:
+        problems.append(f"{where} {pattern!r} names {unknown}; it may name {{year}}, {{prev_year}}, {{next_year}} and {{body}}")
 
 
 def _notebook_path(notebooks_dir: Path, notebook: str, where: str, problems: list[str]) -> Path | None:
@@ -298,3 +362,68 @@ def _notebook_path(notebooks_dir: Path, notebook: str, where: str, problems: lis
         problems.append(f"{where}: notebook {notebook!r} not found in {notebooks_dir}")
         return None
     return notebooks_dir / candidate
+
+
+CONTEXT_ENV = "ANNUAL_REVIEW_CONTEXT"  # the build tells its kernels the body's name and the config's params
+
+
+def kernel_environment(config: "ReportConfig") -> dict[str, str]:
+    """What a build's kernels are told: the body and params (for narratives), the figures role's fonts (for charts)."""
+    import json
+
+    from .fonts import FIGURE_FONT_ENV, preferred
+
+    return {CONTEXT_ENV: json.dumps({"body": config.body, "params": dict(config.params)}, ensure_ascii=False, default=str),
+            FIGURE_FONT_ENV: ",".join(preferred(config.document, "figures"))}
+
+
+def narrative_context(data_dir: str | Path, year: int) -> dict:
+    """What every narrative may name: year, prev_year, next_year, body and params.
+
+    In a build, from what the build told the kernel; in JupyterLab, from the ``report.yml``
+    beside the data folder (if there is one).
+    """
+    import json
+    import os
+
+    told = os.environ.get(CONTEXT_ENV)
+    if told:
+        context = json.loads(told)
+    else:
+        beside = Path(data_dir).resolve().parent / DEFAULT_CONFIG
+        try:
+            config = load_config(beside) if beside.is_file() else None
+        except ConfigError:
+            config = None
+        context = {"body": config.body, "params": dict(config.params)} if config else {"body": "", "params": {}}
+    return {"year": year, "prev_year": year - 1, "next_year": year + 1, **context}
+
+
+def declared_parameters(notebook: Path) -> frozenset[str]:
+    """The names a notebook's parameters cell declares (read without running it or importing Papermill)."""
+    stat = notebook.stat()
+    return _declared(notebook, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(notebook: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    import ast
+    import json
+
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", [])) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return frozenset()
+            names = set()
+            for node in tree.body:
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            return frozenset(names)
+    return frozenset()

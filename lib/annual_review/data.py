@@ -8,6 +8,7 @@ stays the same whatever tables a body keeps.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -343,11 +344,25 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     specs = table_specs(data_dir)
     if name not in specs:
         raise DataError(f"{Path(data_dir) / TABLES_FILE}: no table named '{name}' (declared: {sorted(specs)})")
-    read = read_table(data_dir, year, specs[name])
+    spec = specs[name]
+    folder = year_dir(data_dir, year)
+    files = (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+    for path in files:
+        tracking.record(path)
+    # Read once per notebook however often it is asked for (again whenever one of its files changes).
+    state = tuple((str(p), *(lambda st: (st.st_mtime_ns, st.st_size))(p.stat())) if p.exists() else (str(p),) for p in files)
+    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, state)
+    return frame.copy(deep=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFrame:
+    spec = table_specs(data_dir)[name]
+    read = read_table(data_dir, year, spec)
     if read.problems:
         raise DataError([str(p) for p in read.problems])
-    frame = provenance.with_source(read.frame, specs[name].title, year)
-    frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in specs[name].columns}
+    frame = provenance.with_source(read.frame, spec.title, year)
+    frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in spec.columns}
     return frame
 
 
@@ -569,6 +584,67 @@ def select(table: pd.DataFrame, where: Mapping[str, object] | None = None) -> pd
     return provenance.filtered(table, table[mask], provenance.where_words(where, labels))
 
 
+@dataclass(frozen=True)
+class Indicator:
+    """One figure this year and last: ``f.now``, ``f.last``, ``f.change`` (较上年增加3所、增长11.5%), its label and unit.
+
+    It is a row of :func:`annual_review.elements.show_changes` as it is, and a narrative
+    may write ``{{ f }}`` (this year's value), ``{{ f.last }}``, ``{{ f | more }}`` or
+    ``{{ f | change(prefix="，") }}``.
+    """
+
+    label: str
+    unit: str
+    now: object
+    last: object
+
+    narrative_fields = ("now", "last", "change", "unit", "label")
+
+    @property
+    def change(self) -> str:
+        from .numbers import change
+
+        return provenance.SourcedText(change(self.now, self.last, self.unit), provenance.sources_of(self.now, self.last))
+
+    @property
+    def source(self) -> str:
+        return getattr(self.now, "source", "")
+
+    def __iter__(self):  # (label, unit, now, last): a row of show_changes
+        return iter((self.label, self.unit, self.now, self.last))
+
+    def __str__(self) -> str:
+        return str(self.now)
+
+
+def figure(
+    data_dir: str | Path,
+    year: int,
+    table: str,
+    value: str | None = None,
+    *,
+    where: Mapping[str, object] | None = None,
+    label: str | None = None,
+    unit: str | None = None,
+) -> Indicator:
+    """This year's and last year's count of rows (or sum of ``value``) of ``table`` matching ``where``, in one call.
+
+    ``label`` and ``unit`` default to the column's (or, for a count, the table's title and no unit).
+    Last year is None in a first year, or where that year does not keep the table.
+    """
+    specs = table_specs(data_dir)
+    if table not in specs:
+        raise DataError(f"figure: no table named {table!r} in {TABLES_FILE} (declared: {sorted(specs)})")
+    spec = specs[table]
+    if value is not None and value not in {c.name for c in spec.columns}:
+        raise DataError(f"figure: table {table!r} has no column {value!r} (it has {[c.name for c in spec.columns]})")
+    column = spec.column(value) if value else None
+    now = total(load_table(data_dir, year, table), value, where=where)
+    last = total(load_previous(data_dir, year, table), value, where=where)
+    return Indicator(label or (column.label if column else spec.title), column.unit if unit is None and column else unit or "",
+                     now, last)
+
+
 def month_labels(dates: pd.Series) -> pd.Categorical:
     """Each date's month as a report labels it (``3月``), ordered January to December for charts and tables."""
     labels = [f"{m}月" for m in range(1, 13)]
@@ -596,6 +672,10 @@ def headline(
     there is no such year. An indicator the year does not keep (one added later) is left
     out; a name that is not an indicator at all (a misspelling in the config) is an error.
     """
+    missing = [c for c in ("year", label, value, unit) if c not in history.columns]
+    if missing:
+        raise DataError(f"headline: the table has no column {missing} (it has {list(history.columns)}); "
+                        "name its columns with label=, value= and unit=")
     now = history[history["year"] == int(year)].set_index(label)
     before = history[history["year"] == int(year) - 1].set_index(label)
     wanted = list(indicators) or list(now.index)

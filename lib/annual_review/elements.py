@@ -117,69 +117,103 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
     )
 
 
-def comparison_table(rows, year: int, *, label: str = "项目") -> pd.DataFrame:
-    """This year's figures beside last year's, with the change in words; rows are ``(label, unit, now, before)``.
+COMPARISON_LABELS = {"item": "项目", "now": "{year}年", "last": "{prev_year}年", "change": "较上年"}
 
-    Without any previous figure (a first year) only this year's column is kept; a row
-    whose previous figure is missing (a new indicator) shows "—", never a false change.
+
+def comparison_table(rows, year: int, *, label: str | None = None, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """This year's figures beside last year's, with the change in words.
+
+    ``rows`` are :func:`annual_review.figure` results or ``(label, unit, now, before)``.
+    ``labels`` names the columns (keys ``item``, ``now``, ``last``, ``change``; ``{year}`` and
+    ``{prev_year}`` are filled in). Without any previous figure (a first year) only this
+    year's column is kept; a row whose previous figure is missing shows "—", never a false change.
     """
     from . import provenance
     from .numbers import change
 
+    names = {**COMPARISON_LABELS, **({"item": label} if label else {}), **(labels or {})}
+    unknown = sorted(set(names) - set(COMPARISON_LABELS))
+    if unknown:
+        from .exceptions import DataError
+
+        raise DataError(f"show_changes: labels may name {list(COMPARISON_LABELS)}, not {unknown}")
+    item, now_column, last_column, change_column = (
+        names[k].format(year=year, prev_year=year - 1) for k in ("item", "now", "last", "change"))
     compare = any(before is not None for *_, before in rows)
     records, sources = [], {}
     for i, (name, unit, now, before) in enumerate(rows):
-        record = {label: f"{name}（{unit}）" if unit else name, f"{year}年": now}
-        sources[(i, f"{year}年")] = getattr(now, "source", "")
+        record = {item: f"{name}（{unit}）" if unit else name, now_column: now}
+        sources[(i, now_column)] = getattr(now, "source", "")
         if compare:
-            record[f"{year - 1}年"] = "—" if before is None else before
-            record["较上年"] = change(now, before, unit, lead="") or "—"
-            sources[(i, f"{year - 1}年")] = getattr(before, "source", "")
-            sources[(i, "较上年")] = "；".join(provenance.sources_of(now, before))
+            record[last_column] = "—" if before is None else before
+            record[change_column] = change(now, before, unit, lead="") or "—"
+            sources[(i, last_column)] = getattr(before, "source", "")
+            sources[(i, change_column)] = "；".join(provenance.sources_of(now, before))
         records.append(record)
     table = pd.DataFrame.from_records(records)
     table.attrs[provenance.CELL_SOURCES] = {k: v for k, v in sources.items() if v}
+    table.attrs["ar_change_column"] = change_column
     return table
 
 
-def show_changes(rows, *, year: int, caption: str, always: bool = False) -> None:
-    """Show a section's figures against last year's (see :func:`comparison_table`).
+def show_changes(rows, *, year: int, caption: str, always: bool = False, labels: Mapping[str, str] | None = None) -> None:
+    """Show a section's figures against last year's (see :func:`comparison_table`; ``labels`` names its columns).
 
     In a year with nothing to compare with it shows nothing, unless ``always`` asks for
     this year's figures alone (the key-figures overview does).
     """
+    rows = [tuple(row) for row in rows]
     if not rows or (not always and all(before is None for *_, before in rows)):
         return
-    show_table(comparison_table(rows, year), caption=caption, keep_whole=("较上年",))
+    table = comparison_table(rows, year, labels=labels)
+    show_table(table, caption=caption, keep_whole=(table.attrs["ar_change_column"],))
 
 
-def show_trends(history: pd.DataFrame, *, indicators=(), year: int, title: str, source: str | None = None) -> None:
-    """Show small trend charts, one per indicator, over every year in ``history``; nothing with a single year."""
+def show_trends(history: pd.DataFrame, *, indicators=(), year: int, title: str, source: str | None = None,
+                panel: str = "indicator", value: str = "value", unit: str = "unit") -> None:
+    """Show small trend charts, one per indicator (column ``panel``), over every year in ``history``; nothing with a
+    single year. ``value`` and ``unit`` name the columns holding each figure and its unit."""
     from .charts import trend_chart
 
+    if "year" not in history.columns:
+        from .exceptions import DataError
+
+        raise DataError(f"show_trends: the table has no 'year' column (it has {list(history.columns)}); use ar.load_history")
     if history["year"].nunique() < 2:
         return
-    show_chart(trend_chart(history, indicators=indicators, highlight=year, title=title, source=source))
+    show_chart(trend_chart(history, indicators=indicators, highlight=year, title=title, source=source,
+                           panel=panel, value=value, unit=unit))
 
 
-def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", section: str = "follow-up") -> None:
-    """Report on last year's next-step measures: the narrative, with counts by status, and the list itself.
+FOLLOW_UP_COLUMNS = {"item": "工作措施", "status": "落实情况", "progress": "进展说明"}
 
-    A year without a follow-up list (the first year) shows a notice instead; the report
-    leaves such a section out (``requires:`` in the config).
+
+def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", section: str = "follow-up", *,
+                   status: str = "status", columns: Mapping[str, str] | None = None, caption: str | None = None) -> None:
+    """Report on last year's next-step measures: the narrative, with counts by ``status``, and the list itself.
+
+    ``columns`` maps the list's columns to the labels shown (default: item, status,
+    progress); ``caption`` may name {year} and {prev_year}. A year without a follow-up
+    list (the first year) shows a notice instead; the report leaves such a section out
+    (``requires:`` in the config).
     """
     from .data import load_table, tally
+    from .exceptions import DataError
 
     follow_up = load_table(data_dir, year, table)
+    columns = dict(columns or FOLLOW_UP_COLUMNS)
+    missing = [c for c in [status, *columns] if c not in follow_up.columns]
+    if missing:
+        raise DataError(f"show_follow_up: table {table!r} has no column {missing} (it has {list(follow_up.columns)})")
     if follow_up.empty:
         _display({"text/html": f'<p class="ar-notice">{year}年没有上年工作措施落实情况数据（{table}）。</p>',
                   "text/plain": "no follow-up list"}, "notice")
         return
-    by_status = tally(follow_up, by=["status"])
-    counts = dict(zip(by_status["status"].astype(str), by_status["count"]))
+    by_status = tally(follow_up, by=[status])
+    counts = dict(zip(by_status[status].astype(str), by_status["count"]))
     show_narrative(data_dir, year, section, measures=len(follow_up), by_status=counts)
     show_table(
         follow_up,
-        caption=f"{year - 1}年度报告所列下一阶段工作措施落实情况",
-        columns={"item": "工作措施", "status": "落实情况", "progress": "进展说明"},
+        caption=(caption or "{prev_year}年度报告所列下一阶段工作措施落实情况").format(year=year, prev_year=year - 1),
+        columns=columns,
     )

@@ -142,15 +142,18 @@ def imports() -> None:
         import papermill  # noqa: F401
 
 
-def _start(cwd: Path) -> Kernel:
-    """A new kernel in ``cwd``, warmed up, its state recorded; its client is for the calling thread only."""
+def _start(cwd: Path, env: dict | None = None) -> Kernel:
+    """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
+    calling thread only."""
     imports()
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import KernelManager
     from jupyter_core.utils import run_sync
 
     manager = KernelManager(kernel_name=KERNEL_NAME)
-    manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd))
+    import os
+
+    manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd), env={**os.environ, **(env or {})})
     try:
         # An asynchronous client, so that nbclient's watch on the kernel's life runs while a cell executes.
         info = manager.get_connection_info(session=True)
@@ -237,8 +240,8 @@ class KernelPool:
     ``log`` hears of kernels retired or replaced.
     """
 
-    def __init__(self, size: int, cwd: Path, *, log=None):
-        self.size, self.cwd = max(1, size), cwd
+    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None):
+        self.size, self.cwd, self.env = max(1, size), cwd, dict(env or {})
         self.log = log or (lambda line: None)
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._live: set[Kernel] = set()
@@ -294,7 +297,7 @@ class KernelPool:
 
     def _new_kernel(self) -> Kernel | BaseException:
         try:
-            kernel = _start(self.cwd)
+            kernel = _start(self.cwd, self.env)
         except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
             return KernelError(f"a kernel could not start: {exc}")
         with self._lock:

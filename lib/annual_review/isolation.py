@@ -179,11 +179,17 @@ def warm_up() -> None:
 
     import pandas as pd
 
+    import importlib
+    import pkgutil
+
     import annual_review as ar
     from annual_review import charts, elements, narrative
 
     for name in ar.__all__:
         getattr(ar, name)
+    for module in pkgutil.iter_modules(ar.__path__):  # every module a section might import later, imported now
+        if module.name not in ("__main__",):
+            importlib.import_module(f"annual_review.{module.name}")
     table = pd.DataFrame({"类别": ["甲", "乙"], "数量": [1, 2]})
     elements.table_html(table, caption="表", total_label="合计")
     narrative.to_html(narrative.render_text("# 标题\n\n1. 第{{ n | cn }}点，共{{ m | more }}人。\n", {"n": 1, "m": 120}))

@@ -73,9 +73,9 @@ def git_commit(where: Path) -> str | None:
         return None
 
 
-def section_key(notebook: Path, parameters: dict) -> str:
-    """What a section's result depends on before knowing which files it reads."""
-    return digest(file_digest(notebook), parameters, library_fingerprint(), environment_fingerprint())
+def section_key(notebook: Path, parameters: dict, context: dict | None = None) -> str:
+    """What a section's result depends on before knowing which files it reads (``context``: what its kernel is told)."""
+    return digest(file_digest(notebook), parameters, library_fingerprint(), environment_fingerprint(), context or {})
 
 
 @dataclass(frozen=True)

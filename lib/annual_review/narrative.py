@@ -316,5 +316,7 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     if not contained(path, Path(data_dir) / str(year)):
         raise NarrativeError(f"{path}: {OUTSIDE.format(folder=Path(data_dir) / str(year))}")
     text = path.read_text(encoding="utf-8-sig")
-    markdown, register = _render(text, {"year": year, **figures}, str(path))
+    from .config import narrative_context
+
+    markdown, register = _render(text, {**narrative_context(data_dir, year), **figures}, str(path))
     return provenance.spans(to_html(markdown), register)

@@ -72,8 +72,18 @@ def sources_of(*values) -> tuple[str, ...]:
 
 
 def carrying(function):
-    """A narrative filter whose words keep the sources of the figures given to it."""
+    """A narrative filter whose words keep the sources of the figures given to it.
+
+    A figure of this year and last (:class:`annual_review.data.Indicator`) is read as this
+    year's value, but by ``change`` with nothing else given as this year's against last's.
+    """
     def sourced(*args, **kwargs):
+        if args and hasattr(args[0], "narrative_fields") and hasattr(args[0], "now"):
+            indicator, rest = args[0], args[1:]
+            if function.__name__ == "change" and not rest and "before" not in kwargs:
+                args = (indicator.now, indicator.last, kwargs.pop("unit", indicator.unit))
+            else:
+                args = (indicator.now, *rest)
         result = function(*args, **kwargs)
         found = sources_of(*args, *kwargs.values())
         return SourcedText(result, found) if found and isinstance(result, str) else result

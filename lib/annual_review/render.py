@@ -80,7 +80,8 @@ def assemble(
         heading = None
         if section.heading:
             number = counter.next(section.level) if section.numbered else ""
-            heading = {"number": number, "text": section.heading, "level": min(section.level, MAX_LEVEL), "id": anchor}
+            heading = {"number": number, "text": config.heading(section, year), "level": min(section.level, MAX_LEVEL),
+                       "id": anchor}
             toc.append(heading)
         if section.id in (failed or {}):
             notice = html.escape(failed[section.id])

@@ -36,8 +36,29 @@ def plan_items(markdown: str) -> list[str]:
     return items or [m["text"] for m in map(POINT.match, lines) if m and m["text"]]
 
 
-def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-steps") -> list[Path]:
-    """Create ``<data_dir>/<year>/`` from ``year - 1``; return the files written."""
+PROVENANCE_STUB = ("{year}年数据：请写明各登记表的数据来源（例如：取自本单位登记台账，截至{next_year}年1月31日；"
+                   "或：已公开发布的数字）。\n")
+
+
+def plans_narrative(config) -> str | None:
+    """The narrative that lists a year's plans: that of the section which ``covers: plans`` in the config."""
+    for section in config.all_sections() if config is not None else []:
+        if "plans" in section.covers and section.notebook is not None:
+            name = section.parameters.get("section")
+            return str(name) if name else section.id
+    return None
+
+
+def new_year(data_dir: str | Path, year: int, *, plans: str | None = None, follow_up: str = FOLLOW_UP,
+             config=None, notes: list[str] | None = None) -> list[Path]:
+    """Create ``<data_dir>/<year>/`` from ``year - 1``; return the files written.
+
+    ``plans`` names last year's narrative of next steps (default: the config's section that
+    ``covers: plans``, else ``next-steps``); each of its top headings, or else its points,
+    becomes an item of the ``follow_up`` table to fill in. What could not be carried
+    forward is said in ``notes``.
+    """
+    notes = notes if notes is not None else []
     data_dir = Path(data_dir)
     previous, target = year_dir(data_dir, year - 1), year_dir(data_dir, year)
     if not previous.is_dir():
@@ -45,26 +66,39 @@ def new_year(data_dir: str | Path, year: int, *, plans_section: str = "next-step
     if target.exists() and any(target.iterdir()):
         raise DataError(f"{target}: already exists and is not empty; nothing was changed")
     specs = declarations(data_dir).tables
+    plans = plans or plans_narrative(config) or "next-steps"
     written: list[Path] = []
     for draft in sorted((previous / "narrative").glob("*.md")):
-        written.append(write_atomic(target / "narrative" / draft.name, draft.read_bytes()))
+        if draft.stem != FOLLOW_UP_NARRATIVE:
+            written.append(write_atomic(target / "narrative" / draft.name, draft.read_bytes()))
 
-    plans_file = narrative_path(data_dir, year - 1, plans_section)
+    plans_file = narrative_path(data_dir, year - 1, plans)
     items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
+    if not plans_file.is_file():
+        notes.append(f"{plans_file}: no such narrative, so no plans were carried forward (--plans names another)")
+    elif not items:
+        notes.append(f"{plans_file}: no plan items found (write each as a `# ` heading or a `1. ` point), "
+                     "so the follow-up list is empty")
     if year_workbook(data_dir, year - 1) is not None:
         written.append(write_workbook(workbook_path(data_dir, year), specs, year))
     else:
         for spec in specs.values():
-            if spec.name == FOLLOW_UP:
+            if spec.name == follow_up:
                 continue
             written.append(write_atomic(target / spec.file, _csv([[c.name for c in spec.columns]])))
-    if FOLLOW_UP in specs and items:
-        spec = specs[FOLLOW_UP]
+    if items and follow_up not in specs:
+        notes.append(f"{data_dir / 'tables.yml'}: declares no table {follow_up!r}, so the {len(items)} plan item(s) were "
+                     "not carried forward (declare it, or name another with --follow-up)")
+    elif items:
+        spec = specs[follow_up]
         rows = [[c.name for c in spec.columns]] + [[item if c.name == "item" else "" for c in spec.columns] for item in items]
         written.append(write_atomic(target / spec.file, _csv(rows)))
         draft = narrative_path(data_dir, year, FOLLOW_UP_NARRATIVE)
         if not draft.exists():
             written.append(write_atomic(draft, FOLLOW_UP_DRAFT))
+    provenance = target / "provenance.md"
+    if not provenance.exists():
+        written.append(write_atomic(provenance, PROVENANCE_STUB.format(year=year, next_year=year + 1)))
     return written
 
 
