@@ -16,7 +16,7 @@ TEST_PACKAGES := chromium libreoffice-writer-nogui
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup system-deps report test bench bench-registers lab clean distclean
+.PHONY: help setup system-deps report preview test bench bench-registers lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,10 +49,13 @@ setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if 
 report: $(READY) ## build every year into outputs/<year>/report.html and outputs/index.html (ARGS="--year 2020" to choose)
 	$(BIN)/annual-review build $(if $(ARGS),$(ARGS),--all)
 
+preview: $(READY) ## write the report: serve the latest year at http://127.0.0.1:8000/, rebuilt on every save (ARGS="--year 2020")
+	$(BIN)/annual-review preview $(ARGS)
+
 test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
 	$(PY) -m pytest $(ARGS)
 
-bench: $(READY) ## time the build against papermill+nbconvert and the floor; writes outputs/bench.json (ARGS="--runs 5")
+bench: $(READY) ## time the build against papermill+nbconvert and the floor, and the preview's edits; writes outputs/bench.json
 	$(PY) scripts/bench.py $(ARGS)
 
 bench-registers: $(READY) ## time a 50,000-row register read from a workbook against the same rows as CSV

@@ -8,13 +8,17 @@ On a temporary copy of the shipped project, it times (median of N runs):
   c  `annual-review build --format html` from cold (empty output folder);
   d  the same build again with nothing changed;
   e  a rebuild after one section's data file changed;
-and writes the times and the ratios c/a, c/b, d/c, e/c to outputs/bench.json.
+with `annual-review preview` running on the 2020 report (median of at least 5 edits each):
+  p  from saving a narrative file to the served page containing the new text;
+  q  the same after appending a row to a register and its headline figure;
+and writes the times and the ratios c/a, c/b, d/c, e/c, p/c to outputs/bench.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import shutil
 import statistics
 import subprocess
@@ -25,7 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGETS = {"c/a": 0.25, "c/b": 2.0, "d/c": 0.1, "e/c": 0.35}
+TARGETS = {"c/a": 0.25, "c/b": 2.0, "d/c": 0.1, "e/c": 0.35, "p/c": 0.15}
+PREVIEW_TARGETS = {"p": 1.0, "q": 1.5}
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -94,9 +99,65 @@ def build(project: Path, *args: str) -> float:
     return timed([str(BIN / "annual-review"), "build", "--year", "2020", "--format", "html", *args], project)
 
 
+def served_text(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode("utf-8")
+
+
+def until_served(url: str, text: str, started: float, timeout: float = 60) -> float:
+    """Seconds from ``started`` until the served page holds ``text`` (asked every 10 ms, as a browser reloading would)."""
+    while time.perf_counter() - started < timeout:
+        if text in served_text(url):
+            return time.perf_counter() - started
+        time.sleep(0.01)
+    raise RuntimeError(f"the preview never showed {text!r}")
+
+
+def preview_edits(project: Path, edits: int) -> tuple[list[float], list[float]]:
+    """(p, q): narrative edits, then register rows with their headline figure, each timed until served."""
+    import re
+
+    process = subprocess.Popen([str(BIN / "annual-review"), "preview", "--year", "2020", "--port", "0"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    try:
+        url = None
+        for line in process.stdout:
+            found = re.search(r"(http://\S+/)", line)
+            url = url or (found.group(1) if found else None)
+            if "Preview updated" in line:
+                break
+        page = url + "2020/report.html"
+        time.sleep(1.0)  # let the watcher settle
+        narrative = project / "data" / "2020" / "narrative" / "opening.md"
+        p_times, q_times = [], []
+        for i in range(edits):
+            marker = f"基准测试第{i}句。"
+            started = time.perf_counter()
+            narrative.write_text(narrative.read_text(encoding="utf-8") + f"\n{marker}\n", encoding="utf-8")
+            p_times.append(until_served(page, marker, started))
+            time.sleep(0.3)
+        loans = project / "data" / "2020" / "student_loans.csv"
+        figures = project / "data" / "2020" / "key_figures.csv"
+        for i in range(edits):
+            count = 425 + i
+            started = time.perf_counter()
+            loans.write_text(loans.read_text(encoding="utf-8") + f"BENCH-{i},2020-09-0{1 + i % 9},本科,8000\n", encoding="utf-8")
+            figures.write_text(figures.read_text(encoding="utf-8").replace(f"助学贷款办理人数,{count - 1},", f"助学贷款办理人数,{count},"),
+                               encoding="utf-8")
+            q_times.append(until_served(page, f"为{count}", started))
+            time.sleep(0.3)
+        return p_times, q_times
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is kept (default 3)")
+    parser.add_argument("--edits", type=int, default=5, help="preview edits per kind; the median is kept (default 5)")
     args = parser.parse_args()
     runs: dict[str, list[float]] = {k: [] for k in "abcde"}
     with tempfile.TemporaryDirectory(prefix="annual-review-bench-") as tmp:
@@ -119,14 +180,21 @@ def main() -> int:
             runs["e"].append(build(project))
             loans.write_text(original, encoding="utf-8")
             print(f"run {i + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+        shutil.rmtree(project / "outputs", ignore_errors=True)
+        runs["p"], runs["q"] = preview_edits(project, max(5, args.edits))
+        print("preview: p " + " ".join(f"{t:.2f}" for t in runs["p"]) + "  q " + " ".join(f"{t:.2f}" for t in runs["q"]))
     result = {k: round(statistics.median(v), 3) for k, v in runs.items()}
     for ratio in TARGETS:
         top, bottom = ratio.split("/")
         result[ratio] = round(result[top] / result[bottom], 3)
     print()
-    for key, label in zip("abcde", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
-                                    "annual-review build, cold", "build again, nothing changed", "build after one data file changed"]):
+    for key, label in zip("abcdepq", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
+                                      "annual-review build, cold", "build again, nothing changed",
+                                      "build after one data file changed", "preview: narrative saved → page shows it",
+                                      "preview: register row and headline figure saved → page shows it"]):
         print(f"  {key}  {result[key]:7.2f} s   {label}")
+    for key, target in PREVIEW_TARGETS.items():
+        print(f"  {key:4} {result[key]:6.3f}   target ≤ {target} s ({'meets' if result[key] <= target else 'misses'})")
     for ratio, target in TARGETS.items():
         verdict = "meets" if result[ratio] <= target else "misses"
         print(f"  {ratio:4} {result[ratio]:6.3f}   target ≤ {target} ({verdict})")

@@ -24,6 +24,7 @@ def test_environment_yml_installs_what_pyproject_declares():
 def test_the_readme_first_screen_gives_the_two_commands():
     first_screen = "\n".join((REPO / "README.md").read_text(encoding="utf-8").splitlines()[:25])
     assert "make report" in first_screen and "make test" in first_screen
+    assert "annual-review preview" in first_screen  # the way to write the report
 
 
 def test_ci_runs_the_readme_test_command():

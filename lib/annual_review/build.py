@@ -366,6 +366,10 @@ class _Kernels:
                                                               env=kernel_environment(self.config)))
         return self._pool
 
+    def start(self):
+        """Start the kernels now (a preview keeps them warm from the first edit on)."""
+        return self.pool_for([])
+
     def close(self) -> None:
         self._pool = None
         self._stack.close()

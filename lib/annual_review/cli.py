@@ -63,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds a section may run before it is stopped and reported failed "
                             "(default: the config's 'timeout', else 600)")
 
+    preview = commands.add_parser("preview", help="build a year, serve it on 127.0.0.1 and rebuild on every change "
+                                                  "(the page reloads itself)")
+    preview.add_argument("--year", type=int, default=None, help="the year to preview (default: the latest in the data folder)")
+    preview.add_argument("--port", type=int, default=8000, help="port to serve on (default: 8000; 0 picks a free one)")
+    preview.add_argument("--host", default=None,
+                         help="address to serve on (default: 127.0.0.1; another is refused unless given here, with a warning)")
+    preview.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
+    preview.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+    preview.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
+    preview.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
+    preview.add_argument("--draft", action="store_true", help="preview the draft (每个数字显示来源) instead of the final report")
+
     validate = commands.add_parser("validate", help="check a year's data against tables.yml; exit 2 on any problem")
     validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
     validate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
@@ -109,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
                   force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout,
                   draft=args.draft)
+        elif args.command == "preview":
+            from .preview import preview
+
+            preview(args.config, args.data_dir, args.output_dir, args.year, port=args.port, host=args.host,
+                    jobs=args.jobs, draft=args.draft)
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
