@@ -16,7 +16,7 @@ TEST_PACKAGES := chromium libreoffice-writer-nogui
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup system-deps report preview test bench bench-registers lab clean distclean
+.PHONY: help setup system-deps report preview test bench bench-registers bench-cluster lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,9 @@ bench: $(READY) ## time the build against papermill+nbconvert and the floor, and
 
 bench-registers: $(READY) ## time a 50,000-row register read from a workbook against the same rows as CSV
 	$(PY) scripts/bench_registers.py $(ARGS)
+
+bench-cluster: $(READY) ## a synthetic workspace (12 bodies × 3 years) on the local pool vs a Dask cluster; a projection to 2,000 bodies
+	$(PY) scripts/bench_cluster.py $(ARGS)
 
 lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'

@@ -18,24 +18,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from annual_review import cli, data
-from conftest import DATA, FIXTURES, copy_2020_data
+from annual_review import data
+from conftest import DATA, FIXTURES
+from test_inputs import data_dir, validate  # noqa: F401 - the same fixture and command as the bad-input corpus
 
 YEAR = 2020
 WORKBOOKS = FIXTURES / "workbooks"
 AID = "学前教育资助发放登记"
 LOANS = "生源地信用助学贷款办理登记"
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    return copy_2020_data(tmp_path / "data")
-
-
-def validate(data_dir: Path, capsys) -> tuple[int, str]:
-    code = cli.main(["validate", "--data-dir", str(data_dir), "--year", str(YEAR)])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def folder(data_dir: Path) -> Path:

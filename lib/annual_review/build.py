@@ -145,7 +145,7 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
     return plans
 
 
-def _execute_all(plans, sections: Path, pool, progress: _Progress) -> dict[str, SectionResult]:
+def _execute_all(plans, sections: Path, pool, progress: _Progress, env: dict | None = None) -> dict[str, SectionResult]:
     """Run the plans that must run, on the pool's kernels, into ``sections``; their results as they finish."""
     from .engine import SectionStopped, imports
 
@@ -153,7 +153,8 @@ def _execute_all(plans, sections: Path, pool, progress: _Progress) -> dict[str, 
     from papermill.exceptions import PapermillExecutionError
 
     started = time.monotonic()
-    running = {pool.submit(p.section.notebook, sections / p.section.executed_name, p.parameters, timeout=p.timeout): p
+    running = {pool.submit(p.section.notebook, sections / p.section.executed_name, p.parameters, timeout=p.timeout,
+                           env=env): p
                for p in plans if p.runs}
     results: dict[str, SectionResult] = {}
     for future in concurrent.futures.as_completed(running):
@@ -252,7 +253,9 @@ def build_year(
         try:
             (staging / SECTIONS_DIR).mkdir()
             try:
-                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress)
+                from .config import kernel_environment
+
+                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress, kernel_environment(config))
             finally:
                 progress.close()
                 if own:
@@ -260,7 +263,7 @@ def build_year(
             preparing.join()  # rendering shares what it prepared
             data_prints = {"data": data_print, "earlier_data": earlier}
             return _finish(folder, year, data_dir, data_prints, known_rows, outline, plans, results, staging,
-                           render_key, allow_partial, formats, log, draft)
+                           render_key, allow_partial, formats, log, draft, getattr(kernels, "render", None))
         finally:
             folder.discard(staging)
 
@@ -382,7 +385,7 @@ class _Kernels:
 
 
 def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outline, plans, results, staging: Path,
-            render_key, allow_partial, formats, log, draft=False):
+            render_key, allow_partial, formats, log, draft=False, renderer=None):
     """Bring in the reused sections, render, and publish the new results (or keep the old on failure)."""
     out = folder.path
     sections = staging / SECTIONS_DIR
@@ -407,24 +410,15 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
             raise BuildError(summary + "\nThe last good report was left as it was "
                                        "(--allow-partial writes one that marks the failed sections).")
         log(summary)
-    report_html = _render(outline, year, data_dir, sections, plans, results, out.parent / ".cache", draft)
-    published = {FORMATS["html"]: report_html.encode("utf-8")}
-    if "pdf" in formats:
-        from .pdf import pdf_bytes
-
-        published[FORMATS["pdf"]] = pdf_bytes(report_html, base=outline.path.parent)
-    if "docx" in formats:
-        from .word import docx_bytes
-
-        published[FORMATS["docx"]] = docx_bytes(report_html, outline.document)
-    if not outline.allow_personal_data:
-        from .privacy import scan_published
-
-        _refuse_personal_data(scan_published(published))
+    job = _render_job(outline, year, data_dir, sections, plans, results, out.parent / ".cache", draft, formats)
+    started = time.monotonic()
+    published = renderer(job) if renderer is not None else render_outputs(job)
+    render_seconds = time.monotonic() - started
     for name, content in published.items():
         (staging / name).write_bytes(content)
     record = _manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key,
                        sections, published, draft)
+    record["render_seconds"] = round(render_seconds, 3)
     (staging / manifest.MANIFEST).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     # One transaction: the executed notebooks, the report in each format, then their record; formats not
     # built this time go, so every file of the year is from this build.
@@ -436,10 +430,24 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
     return report
 
 
-def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path, draft: bool = False) -> str:
-    import nbformat
+@dataclass
+class RenderJob:
+    """Everything rendering a report needs, and nothing it would have to read from disk: it can run on any machine."""
 
-    from .render import render_report, report_outputs
+    outline: ReportConfig
+    year: int
+    executed: dict  # section id → executed notebook (nbformat node)
+    failed: dict  # section id → the notice shown in its place
+    notes: list  # the data's provenance notes, for the footer
+    built_with: str  # tool, version, data, commit, time: kept out of the page's text
+    draft: bool
+    formats: tuple
+    cache_dir: Path | None = None  # where the font subset is kept between builds, if this machine has one
+    base: Path | None = None  # the project folder the PDF may take files from
+
+
+def _render_job(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path, draft: bool, formats) -> RenderJob:
+    import nbformat
 
     executed, failed = {}, {}
     for section in (p.section for p in plans):
@@ -448,12 +456,6 @@ def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: 
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
         else:
             executed[section.id] = nbformat.read(sections / section.executed_name, as_version=4)
-    empty = [s for s in outline.executable_sections() if s.required and s.id in executed and not report_outputs(executed[s.id])]
-    if empty:
-        raise BuildError("Required section(s) showed nothing for the report; it was not published: "
-                         + ", ".join(f"'{s.id}' ({s.notebook.name})" for s in empty))
-    if not outline.allow_personal_data:
-        _refuse_personal_data(_report_findings(outline, executed))
     ran = sum(1 for r in results.values() if r.state == "ran")
     commit = manifest.git_commit(Path(__file__).parent)
     built_with = (  # kept out of the page's text: in a <meta> and a comment, and in manifest.json
@@ -461,8 +463,41 @@ def _render(outline, year, data_dir, sections: Path, plans, results, cache_dir: 
         f"({ran} run, {len(plans) - ran} reused)" + (f"; commit {commit[:12]}" if commit else "")
         + f"; built {dt.datetime.now().astimezone():%Y-%m-%d %H:%M}"
     )
-    return render_report(outline, year, executed, provenance=built_with, data_notes=data_notes(data_dir, results.values()),
-                         failed=failed, cache_dir=cache_dir, draft=draft)
+    return RenderJob(outline, year, executed, failed, data_notes(data_dir, results.values()), built_with, draft,
+                     tuple(formats), cache_dir, outline.path.parent)
+
+
+def render_outputs(job: RenderJob) -> dict[str, bytes]:
+    """The report in each of the job's formats, checked for personal data: name → bytes, ready to publish."""
+    from .render import render_report, report_outputs
+
+    outline, executed = job.outline, job.executed
+    empty = [s for s in outline.executable_sections() if s.required and s.id in executed and not report_outputs(executed[s.id])]
+    if empty:
+        raise BuildError("Required section(s) showed nothing for the report; it was not published: "
+                         + ", ".join(f"'{s.id}' ({s.notebook.name})" for s in empty))
+    if not outline.allow_personal_data:
+        _refuse_personal_data(_report_findings(outline, executed))
+    with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
+        report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
+                                    failed=job.failed, cache_dir=job.cache_dir, draft=job.draft)
+        published = {FORMATS["html"]: report_html.encode("utf-8")}
+        if "pdf" in job.formats:
+            from .pdf import pdf_bytes
+
+            published[FORMATS["pdf"]] = pdf_bytes(report_html, base=job.base if job.base and job.base.is_dir() else None)
+        if "docx" in job.formats:
+            from .word import docx_bytes
+
+            published[FORMATS["docx"]] = docx_bytes(report_html, outline.document)
+    if not outline.allow_personal_data:
+        from .privacy import scan_published
+
+        _refuse_personal_data(scan_published(published))
+    return published
+
+
+_RENDERING = threading.Lock()
 
 
 PROVENANCE_FILE = "provenance.md"  # data/<year>/provenance.md: where that year's figures come from, for the footer

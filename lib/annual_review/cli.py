@@ -10,7 +10,7 @@ import threading
 
 from . import __version__
 from .config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
-from .exceptions import AnnualReviewError
+from .exceptions import AnnualReviewError, ConfigError
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--format", default=("html", "pdf"), type=_formats,
                        help="comma-separated outputs: html, pdf, docx (default: html,pdf); all from one execution")
     build.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
+    build.add_argument("--workspace", help="a workspace.yml listing many bodies: build every body × year asked for "
+                                           "into <output-dir>/<body>/<year>/")
+    build.add_argument("--body", nargs="+", help="with --workspace: only these bodies (default: all)")
+    build.add_argument("--scheduler", help="with --workspace: run on a Dask cluster, tcp://HOST:8786, or 'local' to "
+                                           "start one here (default: this machine's warm kernels, no Dask)")
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
     build.add_argument("--allow-partial", action="store_true",
                        help="if sections fail, still write the report, marking them (default: keep the last good report)")
@@ -115,9 +120,17 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C must stop a build even when started from a shell that ignores it for background jobs.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        if args.command == "build":
+        if args.command == "build" and args.workspace:
+            from .workspace import build_workspace
+
+            build_workspace(args.workspace, args.output_dir, args.year, all_years=args.all, bodies=args.body,
+                            scheduler=args.scheduler, jobs=args.jobs, formats=args.format, force=args.force,
+                            draft=args.draft, timeout=args.timeout)
+        elif args.command == "build":
             from .build import build
 
+            if args.body or args.scheduler:
+                raise ConfigError("--body and --scheduler go with --workspace")
             build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
                   force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout,
                   draft=args.draft)

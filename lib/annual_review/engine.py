@@ -36,11 +36,12 @@ WARM_UP = ("import annual_review.charts, annual_review.data, annual_review.eleme
 BASELINE = "__import__('annual_review.isolation', fromlist=['baseline']).baseline({cwd!r})"
 RESET = """\
 get_ipython().run_line_magic("reset", "-f")
-import annual_review.isolation as _isolation, annual_review.tracking as _tracking
+import os as _os, annual_review.isolation as _isolation, annual_review.tracking as _tracking
 _isolation.restore()
+_os.environ.update({env!r})
 _tracking.clear()
-del _isolation, _tracking
-"""
+del _os, _isolation, _tracking
+"""  # then what the section's build tells it (the body's name and params, the chart fonts), for this section only
 # Asked of the kernel after each section: the files it read, and what it changed that cannot be restored.
 AFTER = {
     "reads": "__import__('annual_review.tracking', fromlist=['reads']).reads()",
@@ -230,6 +231,7 @@ class _Job:
     parameters: dict
     timeout: float
     future: concurrent.futures.Future
+    env: dict = field(default_factory=dict)
 
 
 class KernelPool:
@@ -240,8 +242,9 @@ class KernelPool:
     ``log`` hears of kernels retired or replaced.
     """
 
-    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None):
+    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None, handle_signals: bool = True):
         self.size, self.cwd, self.env = max(1, size), cwd, dict(env or {})
+        self.handle_signals = handle_signals  # False inside a Dask worker, which handles its own
         self.log = log or (lambda line: None)
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._live: set[Kernel] = set()
@@ -252,7 +255,7 @@ class KernelPool:
         self.started = 0  # kernels started over the pool's life (replacements included)
 
     def __enter__(self) -> "KernelPool":
-        if threading.current_thread() is threading.main_thread():
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
             # A kill (SIGTERM) unwinds like Ctrl-C, so the kernels are shut down.
             self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         # Daemon threads: on Ctrl-C the kernels are shut down and the process must exit without
@@ -279,7 +282,8 @@ class KernelPool:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
 
-    def submit(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT):
+    def submit(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT,
+               env: dict | None = None):
         """Queue ``notebook`` to run with ``parameters`` into ``target``; a Future of its :class:`Run`.
 
         The Future raises papermill's PapermillExecutionError (after saving ``target``) if a
@@ -287,11 +291,12 @@ class KernelPool:
         (after saving what ran), :class:`KernelError` if no kernel could be started.
         """
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put(_Job(Path(notebook), Path(target), dict(parameters), float(timeout), future))
+        self._jobs.put(_Job(Path(notebook), Path(target), dict(parameters), float(timeout), future, dict(env or {})))
         return future
 
-    def execute(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT) -> Run:
-        return self.submit(notebook, target, parameters, timeout=timeout).result()
+    def execute(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT,
+                env: dict | None = None) -> Run:
+        return self.submit(notebook, target, parameters, timeout=timeout, env=env).result()
 
     # --- each thread of the pool ---------------------------------------------------------------
 
@@ -356,7 +361,7 @@ class KernelPool:
 
         _register_engine()
         kernel.retire_reason = ""
-        kernel.run(RESET)
+        kernel.run(RESET.format(env={str(k): str(v) for k, v in job.env.items()}))
         deadline = time.monotonic() + job.timeout
         try:
             papermill.execute_notebook(

@@ -27,11 +27,13 @@ from .store import read_umask
 
 LIBRARY = "annual_review"
 # The kernel's own machinery changes its module state as it runs, by design; its modules are not compared.
-_KERNEL_MODULES = ("__main__", "IPython.core", "IPython.utils", "ipykernel", "jupyter_client", "zmq", "tornado",
+_KERNEL_MODULES = ("__main__", "__mp_main__", "IPython.core", "IPython.utils", "ipykernel", "jupyter_client", "zmq", "tornado",
                    "asyncio", "traitlets", "comm", "debugpy", "jedi", "parso", "prompt_toolkit", "sqlite3",
                    "concurrent", "selectors", "logging", "threading", "linecache", "importlib", "encodings")
 # Attributes that hold caches or counters, rewritten by ordinary use.
 _VOLATILE = {"__warningregistry__", "_cache", "__loader__", "__spec__", "__cached__"}
+# Modules of the build itself (the command line, the engine, the preview's server, Dask), never used in a section.
+_HOST_ONLY = {"__main__", "cli", "build", "engine", "preview", "cluster", "workspace", "project"}
 _DEPTH = 3  # how deep the library's own objects are compared (module → object → its dict → entries)
 
 _state: dict = {}
@@ -188,7 +190,7 @@ def warm_up() -> None:
     for name in ar.__all__:
         getattr(ar, name)
     for module in pkgutil.iter_modules(ar.__path__):  # every module a section might import later, imported now
-        if module.name not in ("__main__",):
+        if module.name not in _HOST_ONLY:
             importlib.import_module(f"annual_review.{module.name}")
     table = pd.DataFrame({"类别": ["甲", "乙"], "数量": [1, 2]})
     elements.table_html(table, caption="表", total_label="合计")

@@ -204,37 +204,6 @@ def _replace_policy(page: str, policy: str) -> str:
     return replaced if count else page.replace("<head>", "<head>" + meta, 1)
 
 
-class _SessionLock:
-    """One preview per output folder: a second one is told which process holds it."""
-
-    def __init__(self, output_dir: Path):
-        self.path = output_dir / LOCK
-        self.handle = None
-
-    def __enter__(self):
-        from .store import _lock_file
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            _lock_file(self.handle)
-        except OSError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            raise BuildError(f"{self.path.parent}: another preview is serving this output folder ({holder}); "
-                             "stop it, or preview into another --output-dir") from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"pid {os.getpid()}")
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.truncate(0)
-        self.handle.close()
-
-
 def watched(config, config_path: Path, data_dir: Path, year: int) -> list[Path]:
     """What a change to rebuilds on: config, declarations, this year's and last year's data, notebooks, the library."""
     paths = [config_path, data_dir / "tables.yml", data_dir / str(year), config.notebooks_dir, Path(__file__).parent]
@@ -267,7 +236,10 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
     previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     state = _State(output_dir, year)
     restart = False
-    with _SessionLock(output_dir):
+    from .store import Lock
+
+    with Lock(output_dir / LOCK, f"{output_dir}: another preview is serving this output folder ({{holder}}); stop it, "
+                                 "or preview into another --output-dir"):
         server = _Server(state, bind, port)
         port = server.start()
         kernels = building._Kernels(jobs, config, shared=True, log=log)

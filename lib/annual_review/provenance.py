@@ -24,8 +24,8 @@ _OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"
 _MARKED = re.compile(f"{_OPEN}(\\d+){_MID}(.*?){_CLOSE}", re.S)
 
 
-class Figure(int):
-    """A whole number from data that knows where it comes from (arithmetic gives plain numbers)."""
+class _Sourced:
+    """A number that also says where it comes from (arithmetic on it gives plain numbers)."""
 
     source: str = ""
 
@@ -35,13 +35,12 @@ class Figure(int):
         return figure
 
 
-class FigureFloat(float):
-    source: str = ""
+class Figure(_Sourced, int):
+    """A whole number from data that knows where it comes from."""
 
-    def __new__(cls, value, source: str = ""):
-        figure = super().__new__(cls, value)
-        figure.source = source
-        return figure
+
+class FigureFloat(_Sourced, float):
+    """A number from data that knows where it comes from."""
 
 
 class SourcedText(str):

@@ -23,29 +23,40 @@ def deadline(year: int) -> dt.date:
     return dt.date(year + 1, 3, 31)
 
 
+def gaps(config: ReportConfig, data_dir: Path, year: int, tables_with_rows: set[str] | None = None) -> list[tuple[str, str]]:
+    """The required items ``year``'s report lacks: ("uncovered" or "empty", item); ("undeclared", "") if no part says."""
+    sections = config.all_sections()
+    if not any(s.covers for s in sections):
+        return [("undeclared", "")]
+    outline = config.for_year(tables_with_rows) if tables_with_rows is not None else config
+    kept = {s.id for s in outline.all_sections()}
+    found = []
+    for item in REQUIRED_ITEMS:
+        covering = [s for s in sections if item in s.covers]
+        if not covering:
+            if item not in OPTIONAL_ITEMS:
+                found.append(("uncovered", item))
+        elif not [s for s in covering if s.id in kept and _has_content(s, data_dir, year)]:
+            found.append(("empty", item))
+    return found
+
+
 def check(config: ReportConfig, data_dir: Path, year: int, *, tables_with_rows: set[str] | None = None,
           today: dt.date | None = None) -> list[str]:
     """Warnings (and one reminder line) for ``year``'s report under the 2019 rules."""
     today = today or dt.date.today()
     lines = []
-    sections = config.all_sections()
-    if not any(s.covers for s in sections):
-        lines.append(f"{config.path}: no section says which of the 2019 rules' items it covers (`covers:`); "
-                     "the five required items were not checked")
-    else:
-        outline = config.for_year(tables_with_rows) if tables_with_rows is not None else config
-        kept = {s.id for s in outline.all_sections()}
-        for item, wording in REQUIRED_ITEMS.items():
-            covering = [s for s in sections if item in s.covers]
-            if not covering:
-                if item not in OPTIONAL_ITEMS:
-                    lines.append(f"{config.path}: no section covers the required item “{wording}” ({item})")
-                continue
-            present = [s for s in covering if s.id in kept and _has_content(s, data_dir, year)]
-            if not present:
-                names = "、".join(f"'{config.heading(s, year) or s.id}'" for s in covering)
-                lines.append(f"{year}: the required item “{wording}” ({item}) is empty: {names} "
-                             "shows nothing this year (no narrative, or left out)")
+    for kind, item in gaps(config, data_dir, year, tables_with_rows):
+        wording = REQUIRED_ITEMS.get(item, "")
+        if kind == "undeclared":
+            lines.append(f"{config.path}: no section says which of the 2019 rules' items it covers (`covers:`); "
+                         "the five required items were not checked")
+        elif kind == "uncovered":
+            lines.append(f"{config.path}: no section covers the required item “{wording}” ({item})")
+        else:
+            names = "、".join(f"'{config.heading(s, year) or s.id}'" for s in config.all_sections() if item in s.covers)
+            lines.append(f"{year}: the required item “{wording}” ({item}) is empty: {names} "
+                         "shows nothing this year (no narrative, or left out)")
     due = deadline(year)
     left = (due - today).days
     when = (f"{left} day(s) left" if left >= 0 else f"{-left} day(s) ago")

@@ -85,6 +85,36 @@ def _move(source: Path, target: Path) -> None:
     os.replace(source, target)
 
 
+class Lock:
+    """An exclusive lock held through a file of ``path`` naming its holder; ``busy`` says what to do when it is taken."""
+
+    def __init__(self, path: Path, busy: str):
+        self.path, self.busy = Path(path), busy
+        self._handle = None
+
+    def __enter__(self) -> "Lock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            _lock_file(self._handle)
+        except OSError:
+            self._handle.seek(0)
+            holder = self._handle.read().strip() or "another process"
+            self._handle.close()
+            raise BuildError(self.busy.format(holder=holder)) from None
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
+        self._handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.truncate(0)
+            self._handle.close()  # closing releases the lock
+            self._handle = None
+
+
 class OutputFolder:
     """``outputs/<year>/`` while a build holds it: ``with OutputFolder(path) as folder: …``.
 
@@ -95,39 +125,21 @@ class OutputFolder:
     def __init__(self, path: Path, *, log=None):
         self.path = Path(path)
         self.log = log or (lambda line: None)
-        self._handle = None
+        self._lock = Lock(self.path / LOCK_FILE, f"{self.path}: another build is writing here ({{holder}}); wait for it "
+                                                 "to finish, or build into another --output-dir")
         self._serial = itertools.count()
 
     def __enter__(self) -> "OutputFolder":
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock = self.path / LOCK_FILE
-        self._handle = open(lock, "a+", encoding="utf-8")
-        try:
-            _lock_file(self._handle)
-        except OSError:
-            self._handle.seek(0)
-            holder = self._handle.read().strip() or "another process"
-            self._handle.close()
-            raise BuildError(
-                f"{self.path}: another build is writing here ({holder}); wait for it to finish, "
-                "or build into another --output-dir"
-            ) from None
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
-        self._handle.flush()
+        self._lock.__enter__()
         try:
             self.recover()
         except BaseException:
-            self.__exit__(None, None, None)
+            self._lock.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._handle is not None:
-            self._handle.truncate(0)
-            self._handle.close()  # closing releases the lock
-            self._handle = None
+        self._lock.__exit__(*exc)
 
     # --- leftovers -----------------------------------------------------------------------------
 

@@ -1,0 +1,244 @@
+"""Many bodies × many years (issue #15): a workspace built on this machine and on a real Dask cluster.
+
+The cluster is real processes: `dask scheduler` and two `dask worker --nthreads 1` on
+127.0.0.1, random ports. The workspace holds three bodies made from the shipped one
+(their loan registers one and two rows shorter, with their headline figure to match)
+and a fourth whose data is broken. Expected totals are worked out by hand from the
+published 2020 figures (data/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIG, DATA, NOTEBOOKS, run_cli
+
+BODIES = {"甲区教育局": 0, "乙区教育局": 1, "丙区教育局": 2}  # rows taken off each year's loan register
+BROKEN = "丁区教育局"
+BIN = Path(sys.executable).parent
+
+
+def _body(root: Path, name: str, fewer: int) -> None:
+    folder = root / name
+    shutil.copytree(NOTEBOOKS, folder / "notebooks")
+    config = CONFIG.read_text(encoding="utf-8").replace("body: 广州市从化区教育局", f"body: {name}")
+    (folder / "report.yml").write_text(config, encoding="utf-8")
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(DATA / "tables.yml", folder / "data" / "tables.yml")
+    for year in (2020, 2021):
+        shutil.copytree(DATA / str(year), folder / "data" / str(year))
+        loans = folder / "data" / str(year) / "student_loans.csv"
+        lines = loans.read_text(encoding="utf-8").splitlines()
+        loans.write_text("\n".join(lines[: len(lines) - fewer]) + "\n", encoding="utf-8")
+        figures = folder / "data" / str(year) / "key_figures.csv"
+        figures.write_text(figures.read_text(encoding="utf-8").replace("助学贷款办理人数,424,", f"助学贷款办理人数,{424 - fewer},"),
+                           encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("workspace")
+    for name, fewer in BODIES.items():
+        _body(root, name, fewer)
+    _body(root, BROKEN, 0)
+    aid = root / BROKEN / "data" / "2021" / "preschool_aid.csv"
+    lines = aid.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",-1"  # a negative amount in row 3
+    aid.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "workspace.yml").write_text("bodies:\n" + "".join(f"  - {n}\n" for n in [*BODIES, BROKEN]), encoding="utf-8")
+    return root
+
+
+def build(workspace: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "annual-review"), "build", "--workspace", str(workspace / "workspace.yml"), "--all",
+                           "--format", "html", "--output-dir", str(out), *args], cwd=workspace, capture_output=True,
+                          text=True, timeout=900)
+
+
+def texts(out: Path) -> dict[tuple[str, int], str]:
+    """Each report's text as a reader sees it."""
+    from conftest import squash, visible_text
+
+    return {(body, year): squash(visible_text((out / body / str(year) / "report.html").read_text(encoding="utf-8")))
+            for body in BODIES for year in (2020, 2021)}
+
+
+@pytest.fixture(scope="module")
+def local(workspace):
+    out = workspace / "out-local"
+    result = build(workspace, out)
+    return out, result
+
+
+def test_a_body_with_bad_data_fails_alone_and_is_named(local):
+    out, result = local
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--- {BROKEN} 2021:" in result.stderr and "preschool_aid.csv, row 3, column 'amount_yuan': '-1'" in result.stderr
+    assert (out / BROKEN / "2020" / "report.html").is_file() and not (out / BROKEN / "2021" / "report.html").exists()
+    for body in BODIES:
+        for year in (2020, 2021):
+            assert (out / body / str(year) / "report.html").is_file()
+            assert json.loads((out / body / str(year) / "manifest.json").read_text(encoding="utf-8"))["sections"]
+    assert re.search(r"\[8/8: 7 done, 0 running, 1 failed\]", result.stdout)
+
+
+def test_each_body_reads_its_own_registers(local):
+    out, _ = local
+    text = texts(out)
+    assert "共为424多个各类大学生办理了助学贷款" in text[("甲区教育局", 2020)]
+    assert "共为423多个各类大学生办理了助学贷款" in text[("乙区教育局", 2020)]
+    assert text[("丙区教育局", 2021)].startswith("丙区教育局2021年度法治政府建设情况报告")
+
+
+def test_the_city_view_lists_every_body_and_year_and_totals_the_shared_indicators(local):
+    out, _ = local
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for body in [*BODIES, BROKEN]:
+        assert f'href="{body}/2020/report.html"' in index
+    assert index.count("生成失败") >= 1 and f"<td>{BROKEN}</td><td>2021</td><td>生成失败" in index
+    shared = re.search(r"<h2>2020年主要指标（各单位共有）</h2>(.*?)</table>", index, flags=re.S).group(1)
+    loans = re.search(r"助学贷款办理人数（人）</th>(.*?)</tr>", shared).group(1)
+    # 424 + 423 + 422 (and the broken body's 2020, which built: 424)
+    assert re.findall(r">(\d+)</td>", loans) == ["424", "423", "422", "424", "1693"]
+    aided = re.search(r"学前教育资助人次（人次）</th>(.*?)</tr>", shared).group(1)
+    assert re.findall(r">(\d+)</td>", aided)[-1] == str(2618 * 4)
+    assert "缺少：党政主要负责人履行推进法治建设第一责任人职责情况" in index  # the 2019 rules, per body
+
+
+# --- a real cluster --------------------------------------------------------------------------------
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(todo.pop())], capture_output=True, text=True).stdout
+        children = {int(p) for p in out.split()}
+        found |= children
+        todo += list(children)
+    return found
+
+
+def _kernels(pids: set[int]) -> set[int]:
+    kernels = set()
+    for pid in pids:
+        try:
+            if "ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                kernels.add(pid)
+        except OSError:
+            continue
+    return kernels
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """`dask scheduler` and two `dask worker --nthreads 1`, as two machines would start them, on 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("cluster")
+    address_file = folder / "scheduler.json"
+    env = dict(os.environ)
+    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(address_file)], cwd=folder, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not address_file.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(address_file.read_text())["address"]
+    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1", "--name", f"w{i}"], cwd=folder, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(2)]
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+    state = {"address": address, "workers": workers, "kernels": set()}
+
+    def close() -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                state["kernels"] |= _kernels(_descendants(worker.pid))
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+        if scheduler.poll() is None:
+            scheduler.send_signal(signal.SIGTERM)
+            scheduler.wait(timeout=60)
+
+    state["close"] = close
+    yield state
+    close()
+
+
+def _watch_kernels(cluster) -> set[int]:
+    return _kernels({p for w in cluster["workers"] for p in _descendants(w.pid)})
+
+
+def test_a_real_cluster_builds_the_same_reports(workspace, local, cluster):
+    out = workspace / "out-cluster"
+    result = build(workspace, out, "--scheduler", cluster["address"])
+    assert result.returncode == 2 and f"--- {BROKEN} 2021:" in result.stderr
+    assert texts(out) == texts(local[0])
+    cluster["kernels"] |= _watch_kernels(cluster)
+    assert cluster["kernels"], "the workers ran the sections on kernels of their own"
+
+
+def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
+    out = workspace / "out-killed"
+    process = subprocess.Popen([str(BIN / "annual-review"), "build", "--workspace", str(workspace / "workspace.yml"),
+                                "--all", "--format", "html", "--output-dir", str(out), "--scheduler", cluster["address"]],
+                               cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, victim = time.monotonic() + 120, None
+    while victim is None and time.monotonic() < deadline:  # a kernel of a worker busy with a section
+        if not list(out.glob("*/*/.staging-*")):
+            time.sleep(0.05)  # no body-year is running its sections yet
+            continue
+        kernels = _watch_kernels(cluster)
+        before = {k: _cpu(k) for k in kernels}
+        time.sleep(0.1)
+        busy = [k for k in kernels if _cpu(k) - before[k] > 0.02]
+        if busy:
+            victim = int(Path(f"/proc/{busy[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its parent: the worker
+    assert victim, "no section was seen running"
+    cluster["kernels"] |= _watch_kernels(cluster)
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 2 and f"--- {BROKEN} 2021:" in stderr, stdout + stderr
+    assert stderr.count("--- ") == 1, stderr  # the broken body alone
+    assert texts(out) == texts(local[0])
+    cluster["kernels"] |= _watch_kernels(cluster)
+
+
+def _cpu(pid: int) -> float:
+    """Seconds of CPU the process has used (a kernel running a section uses some)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def test_no_kernel_is_left_on_any_worker_after_the_cluster_closes(cluster):
+    cluster["kernels"] |= _watch_kernels(cluster)
+    cluster["close"]()  # the workers stop (SIGTERM), then the scheduler: their plugins shut the kernels down
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in cluster["kernels"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster["kernels"] and not [pid for pid in cluster["kernels"] if _alive(pid)]
+
+
+def test_the_workspace_file_is_checked(tmp_path):
+    (tmp_path / "workspace.yml").write_text("bodies:\n  - a\n  - a\n  - ../x\n", encoding="utf-8")
+    result = run_cli("build", "--workspace", str(tmp_path / "workspace.yml"), "--format", "html", cwd=tmp_path)
+    assert result.returncode == 2 and "body 'a' is listed twice" in result.stderr and "'../x' cannot name a folder" in result.stderr
