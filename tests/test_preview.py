@@ -6,7 +6,6 @@ Ctrl-C (SIGINT) and checks that no kernel or server is left.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import REFERENCE, plain, squash, visible_text
+from conftest import REFERENCE, plain, visible_text
 
 HEADINGS = [
     "一、主要工作措施和成效",

@@ -11,7 +11,6 @@ contain, an example register file, ``provenance.md`` and a README for the body.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from importlib import resources
 from pathlib import Path
 
