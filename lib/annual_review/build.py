@@ -123,19 +123,21 @@ class _Plan:
 
 
 def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool,
-          timeout: float | None = None) -> list[_Plan]:
-    """For each section: its parameters, cache key, time limit, and whether its earlier result stands."""
-    from .config import declared_parameters, kernel_environment
+          timeout: float | None, env: dict) -> list[_Plan]:
+    """For each section: its parameters, cache key, time limit, and whether its earlier result stands.
+
+    ``env`` is what its kernel is told (the body, the params, the chart fonts): part of the key.
+    """
+    from .config import declared_parameters
 
     plans = []
-    context = kernel_environment(config)  # what the kernel is told (body, params, chart fonts): part of the key
     offered = {"body": config.body, **config.params}
     for section in config.executable_sections():
         declared = declared_parameters(section.notebook)
         # The body and the config's params, to the notebooks that declare them (no "unknown parameter" for the others).
         parameters = {"year": year, "data_dir": str(data_dir),
                       **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
-        key = manifest.section_key(section.notebook, parameters, context)
+        key = manifest.section_key(section.notebook, parameters, env)
         before = previous.get("sections", {}).get(section.id)
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
         if force and verdict.reuse:
@@ -198,9 +200,12 @@ def build_year(
     caller shuts them down); otherwise this build starts its own and shuts them down
     before rendering. ``timeout`` overrides the config's time limit for each section.
     """
+    from .config import kernel_environment
+
     out = output_dir / str(year)
     jobs = jobs or os.cpu_count() or 1
     own = kernels is None
+    env = kernel_environment(config)
     with OutputFolder(out, log=log) as folder, contextlib.ExitStack() as stack:
         if own:
             kernels = stack.enter_context(_Kernels(jobs, config, log=log))
@@ -211,7 +216,7 @@ def build_year(
         known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         guess = _plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or [])), year, data_dir, out,
-                      previous, force, timeout)
+                      previous, force, timeout, env)
         pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
         changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
@@ -231,7 +236,7 @@ def build_year(
 
         for line in rules_check(config, data_dir, year, tables_with_rows=set(known_rows)):
             log(f"note: {line}")
-        plans = _plan(outline, year, data_dir, out, previous, force, timeout)
+        plans = _plan(outline, year, data_dir, out, previous, force, timeout, env)
         progress = _Progress(len(plans), log)
         for plan in plans:
             if not plan.runs:
@@ -253,9 +258,7 @@ def build_year(
         try:
             (staging / SECTIONS_DIR).mkdir()
             try:
-                from .config import kernel_environment
-
-                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress, kernel_environment(config))
+                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress, env)
             finally:
                 progress.close()
                 if own:
@@ -302,22 +305,11 @@ def _narrative_findings(data_dir: Path, year: int) -> list:
     return [f for path in sorted(folder.glob("*.md")) for f in scan_lines(path.read_text(encoding="utf-8-sig"), str(path))]
 
 
-def copy_warnings(config: ReportConfig, data_dir: Path, year: int) -> list:
-    """Half-width punctuation among Chinese text in the year's narratives and the config's headings and title."""
-    from .proofing import check_text
-
-    folder = year_dir(data_dir, year) / "narrative"
-    found = [w for path in sorted(folder.glob("*.md")) for w in check_text(path.read_text(encoding="utf-8-sig"), str(path))]
-    for line, text in config.texts:
-        found += [type(w)(str(config.path), line, w.marks, w.excerpt) for w in check_text(text, str(config.path))]
-    return found
-
-
 def _proofread(config: ReportConfig, data_dir: Path, year: int, log) -> None:
-    from .proofing import summary
+    from .proofing import check_year, summary
 
     try:
-        found = copy_warnings(config, data_dir, year)
+        found = check_year(config, data_dir, year)
     except ImportError:  # autocorrect-py missing: the check is advice, the build goes on without it
         log("note: copy check skipped (autocorrect-py is not installed)")
         return
@@ -417,8 +409,7 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
     for name, content in published.items():
         (staging / name).write_bytes(content)
     record = _manifest(out, year, data_dir, data_prints, known_rows, plans, results, None if failures else render_key,
-                       sections, published, draft)
-    record["render_seconds"] = round(render_seconds, 3)
+                       sections, published, draft, render_seconds)
     (staging / manifest.MANIFEST).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     # One transaction: the executed notebooks, the report in each format, then their record; formats not
     # built this time go, so every file of the year is from this build.
@@ -547,7 +538,7 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
 
 
 def _manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results, render_key, sections: Path,
-              published: dict[str, bytes], draft: bool = False) -> dict:
+              published: dict[str, bytes], draft: bool = False, render_seconds: float = 0.0) -> dict:
     """The record of this build: what each section read and wrote, and the digest of every file published."""
     import hashlib
 
@@ -563,6 +554,7 @@ def _manifest(out, year, data_dir, data_prints, tables_with_rows, plans, results
         "versions": manifest.versions(),
         "library": manifest.library_fingerprint(),
         "outputs": {name: hashlib.sha256(content).hexdigest() for name, content in published.items()},
+        "render_seconds": round(render_seconds, 3),
         "sections": {
             section.id: {
                 "notebook": section.notebook.name,

@@ -176,10 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Started {args.body}'s project in {args.folder}: {len(written)} files. Build it with:")
             print(f"  cd {args.folder} && annual-review build --all")
         elif args.command == "check":
-            from .build import copy_warnings
             from .config import load_config
             from .paths import resolve_year
-
+            from .proofing import check_year as copy_warnings
             from .rules import check as rules_check
 
             config = load_config(args.config)
@@ -196,9 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fonts":
             from .charts import check_glyphs
             from .config import DEFAULT_CONFIG as config_file, load_config
-            from .fonts import ROLE_NAMES, role_fonts
+            from .fonts import ROLE_NAMES, rescan, role_fonts
 
             document = load_config(config_file).document if Path(config_file).is_file() else None
+            rescan()  # fonts installed since matplotlib last looked (make system-deps) are found, and remembered
             check_glyphs()
             for role, font in role_fonts(document).items():
                 where = f"{font.family} ({font.source} font: {font.path})" if font else "none found"

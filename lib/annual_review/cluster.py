@@ -181,7 +181,9 @@ class ClusterExecutor:
         files = [data_dir / "tables.yml"] + sorted(
             p for folder in data_dir.iterdir() if folder.is_dir() and folder.name.isdigit() and int(folder.name) <= year
             for p in folder.rglob("*") if p.is_file())
-        state = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists())
+        from .paths import stamp
+
+        state = tuple(map(stamp, files))
         key = (str(data_dir), year)
         with self._lock:
             known = self._archives.get(key)

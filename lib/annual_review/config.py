@@ -391,12 +391,18 @@ def narrative_context(data_dir: str | Path, year: int) -> dict:
         context = json.loads(told)
     else:
         beside = Path(data_dir).resolve().parent / DEFAULT_CONFIG
-        try:
-            config = load_config(beside) if beside.is_file() else None
-        except ConfigError:
-            config = None
-        context = {"body": config.body, "params": dict(config.params)} if config else {"body": "", "params": {}}
+        context = _context_beside(beside, beside.stat().st_mtime_ns if beside.is_file() else 0)
     return {"year": year, "prev_year": year - 1, "next_year": year + 1, **context}
+
+
+@functools.lru_cache(maxsize=4)
+def _context_beside(path: Path, mtime_ns: int) -> dict:
+    """The body and params of the config beside a data folder, read once per version of the file."""
+    try:
+        config = load_config(path) if mtime_ns else None
+    except ConfigError:
+        config = None
+    return {"body": config.body, "params": dict(config.params)} if config else {"body": "", "params": {}}
 
 
 def declared_parameters(notebook: Path) -> frozenset[str]:

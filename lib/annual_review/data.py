@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import provenance, tracking
 from .exceptions import DataError
-from .paths import OUTSIDE, available_years, contained, resolve_year, workbook_path, year_dir  # noqa: F401 - public here too
+from .paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
 from .layout import _letters, lay_out
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
@@ -350,8 +350,7 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     for path in files:
         tracking.record(path)
     # Read once per notebook however often it is asked for (again whenever one of its files changes).
-    state = tuple((str(p), *(lambda st: (st.st_mtime_ns, st.st_size))(p.stat())) if p.exists() else (str(p),) for p in files)
-    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, state)
+    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, tuple(map(stamp, files)))
     return frame.copy(deep=True)
 
 

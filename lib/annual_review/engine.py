@@ -252,7 +252,6 @@ class KernelPool:
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._previous_sigterm = None
-        self.started = 0  # kernels started over the pool's life (replacements included)
 
     def __enter__(self) -> "KernelPool":
         if self.handle_signals and threading.current_thread() is threading.main_thread():
@@ -306,7 +305,6 @@ class KernelPool:
         except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
             return KernelError(f"a kernel could not start: {exc}")
         with self._lock:
-            self.started += 1
             if self._closed:  # the build ended while this kernel was starting
                 _quietly(kernel.shutdown)
                 return KernelError("the build is over")
@@ -343,16 +341,14 @@ class KernelPool:
             except BaseException as exc:  # noqa: BLE001 - the section's failure is its caller's to report
                 job.future.elapsed = time.monotonic() - started
                 job.future.set_exception(exc)
-                run = None
+            else:
+                job.future.elapsed = time.monotonic() - started
+                job.future.set_result(run)  # before a replacement kernel is started: the section is done
             finally:
                 kernel.busy = False
-            retired = run.retired if run else getattr(kernel, "retire_reason", "")
-            if retired or not kernel.alive():
+            if kernel.retire_reason or not kernel.alive():
                 self._retire(kernel)
                 kernel = None if self._closed else self._new_kernel()  # warm again before the next section
-            if run is not None:
-                job.future.elapsed = time.monotonic() - started
-                job.future.set_result(run)
         if isinstance(kernel, Kernel):
             self._retire(kernel)
 

@@ -81,13 +81,18 @@ def preferred(document: Mapping | None, role: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for name in names for n in (name, ALIASES.get(name)) if n))
 
 
+def rescan() -> None:
+    """Look at the system's fonts again: matplotlib keeps its list of them in a cache that does not see fonts
+    installed since (``make system-deps``). ``annual-review fonts`` does this, so builds need not."""
+    fm = _font_manager()
+    fm.fontManager = fm._load_fontmanager(try_read_cache=False)
+    _system_families.cache_clear()
+    _role_font.cache_clear()
+
+
 @functools.cache
 def _system_families() -> dict[str, Path]:
     fm = _font_manager()
-    wanted = {f for names in SYSTEM_FALLBACKS.values() for f in names}
-    if not wanted & {entry.name for entry in fm.fontManager.ttflist}:
-        # matplotlib's font list is cached: fonts installed since (make system-deps) are found by a new scan.
-        fm.fontManager = fm._load_fontmanager(try_read_cache=False)
     found: dict[str, Path] = {}
     for entry in fm.fontManager.ttflist:
         if entry.style == "normal" and entry.weight in (400, "normal", "regular", "book"):

@@ -56,12 +56,10 @@ def _cell(raw: RawTable, row: int, column: str | None = None, value=None, messag
 
 
 def _letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """A column's letters as Excel shows them, from its index counted from 0."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
 
 
 def lay_out(raw: RawTable, spec: TableSpec) -> Layout:

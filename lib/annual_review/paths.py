@@ -46,3 +46,12 @@ def contained(path: str | Path, folder: str | Path) -> bool:
 
 OUTSIDE = ("是指向该文件夹之外的链接，未读取 (a link to a file outside {folder}; it was not read: "
            "copy the file into the folder instead)")
+
+
+def stamp(path: Path) -> tuple:
+    """What tells whether a file changed since it was last read: its path, time and size (just its path if absent)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return (str(path),)
+    return (str(path), stat.st_mtime_ns, stat.st_size)

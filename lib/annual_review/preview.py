@@ -62,19 +62,20 @@ class _State:
     def __init__(self, output_dir: Path, year: int):
         self.output_dir, self.year = output_dir, year
         self.version, self.error = 0, None
-        self.changed = threading.Condition()
+        self.lock = threading.Lock()
+        self.notify = None  # set by the server: wakes the pages waiting on /events
 
     def publish(self, error: str | None) -> None:
-        with self.changed:
+        with self.lock:
             self.version += 1
             self.error = error
-            self.changed.notify_all()
-        notify = getattr(self, "notify", None)
+        notify = self.notify
         if notify is not None:
             notify()
 
     def snapshot(self) -> dict:
-        return {"version": self.version, "error": self.error}
+        with self.lock:
+            return {"version": self.version, "error": self.error}
 
 
 def _loopback(host: str) -> bool:

@@ -10,7 +10,7 @@ Chinese official documents do not use. Nothing is changed: a person decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _HALF = ",:;()!?"
@@ -45,8 +45,13 @@ def check_text(text: str, source: str) -> list[CopyWarning]:
     return warnings
 
 
-def check_files(paths: list[Path]) -> list[CopyWarning]:
-    return [w for path in paths for w in check_text(path.read_text(encoding="utf-8-sig"), str(path))]
+def check_year(config, data_dir: Path, year: int) -> list[CopyWarning]:
+    """The year's narratives, and every string of the config (title, headings) at its own line."""
+    folder = Path(data_dir) / str(year) / "narrative"
+    found = [w for path in sorted(folder.glob("*.md")) for w in check_text(path.read_text(encoding="utf-8-sig"), str(path))]
+    for line, text in config.texts:
+        found += [replace(w, line=line) for w in check_text(text, str(config.path))]
+    return found
 
 
 def summary(warnings: list[CopyWarning]) -> str:

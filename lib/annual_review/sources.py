@@ -225,10 +225,10 @@ def _no_extras(path: Path, sheet: str) -> _Extras:
 
 
 def _column_index(letters: str) -> int:
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1
+    """A column's index counted from 0, from its letters."""
+    from openpyxl.utils import column_index_from_string
+
+    return column_index_from_string(letters) - 1
 
 
 _XLSX_ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"|<row\b[^>]*?\bhidden="(?:1|true)"[^>]*?\br="(\d+)"')

@@ -249,11 +249,9 @@ def write_index(output_dir: Path, config) -> Path | None:
     rows = []
     for folder in sorted((p for p in output_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
         record = manifest.read(folder)
-        written = record.get("outputs", {})
-        if not (folder / "report.html").is_file() or "report.html" not in written:
+        if not (folder / "report.html").is_file() or "report.html" not in record.get("outputs", {}):
             continue
-        links = " ".join(f'<a href="{folder.name}/{name}">{label}</a>'
-                         for label, name in _LINKS if name in written and (folder / name).is_file())
+        links = report_links(folder, record, folder.name)
         built = html.escape(str(record.get("built_at", ""))[:16].replace("T", " "))
         title = html.escape(config.title(int(folder.name)) + ("（征求意见稿）" if record.get("mode") == "draft" else ""))
         rows.append(f"<tr><td>{folder.name}</td><td>{title}</td><td>{links}</td><td>{built}</td></tr>")
@@ -274,6 +272,15 @@ th, td {{ border-bottom: 1px solid #ccc; padding: 0.4em; text-align: left; }}</s
 </tbody></table></body></html>
 """
     return write_atomic(output_dir / INDEX, page)
+
+
+def report_links(folder: Path, record: dict, href: str) -> str:
+    """Links to the files of a year's last build (``href`` the folder's address from the index), as the record lists them."""
+    import html
+
+    written = record.get("outputs", {})
+    return " ".join(f'<a href="{html.escape(href)}/{name}">{label}</a>'
+                    for label, name in _LINKS if name in written and (folder / name).is_file())
 
 
 # Pages we publish fetch nothing: no script, and styles, fonts and images only from the page itself.

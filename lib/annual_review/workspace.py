@@ -229,7 +229,7 @@ def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies:
 def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome]) -> Path:
     """The city's view: every body × year with its files and status, shared indicators with totals, the rules check."""
     from . import manifest, rules
-    from .store import CONTENT_SECURITY_POLICY, write_atomic
+    from .store import CONTENT_SECURITY_POLICY, report_links, write_atomic
 
     e = html.escape
     rows, years = [], sorted({o.year for o in outcomes if o.year})
@@ -238,10 +238,7 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
         for year in sorted({o.year for o in outcomes if o.body == body.name and o.year}, reverse=True):
             folder = output_dir / body.name / str(year)
             record = manifest.read(folder)
-            written = record.get("outputs", {})
-            links = " ".join(f'<a href="{e(body.name)}/{year}/{name}">{label}</a>'
-                             for label, name in (("网页版", "report.html"), ("PDF", "report.pdf"), ("Word", "report.docx"))
-                             if name in written and (folder / name).is_file())
+            links = report_links(folder, record, f"{body.name}/{year}")
             outcome = status.get((body.name, year))
             state = {"built": "已生成", "failed": "生成失败"}.get(outcome.status if outcome else "", "未生成")
             detail = f'<br><small>{e(outcome.error.splitlines()[0][:200])}</small>' if outcome and outcome.error else ""
