@@ -37,6 +37,14 @@ def aid_totals(data_dir: Path) -> tuple[int, int]:
     return int(aid["children"].sum()), int(aid["amount_yuan"].sum())
 
 
+def aid_read_whole(data_dir: Path, capsys) -> str:
+    """Validate the year, insist it passes with the report's aid figures (2618 children, 697,530 yuan); its notes."""
+    code, output = validate(data_dir, capsys)
+    assert code == 0, output
+    assert aid_totals(data_dir) == (2618, 697530)
+    return output
+
+
 def sheet_from_csv(book, title: str, csv_name: str, header: list[str] | None = None):
     """A sheet holding a shipped CSV's rows (numbers as numbers, dates as dates), as a clerk's register would."""
     frame = pd.read_csv(DATA / "2020" / csv_name, dtype=str, keep_default_na=False)
@@ -78,9 +86,7 @@ def test_a_hidden_sheet_named_like_the_table_is_not_read(data_dir, capsys):
         old.sheet_state = "hidden"
 
     aid_workbook(data_dir, old_copy)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert "hidden sheet 'preschool_aid' not read" in output
 
 
@@ -93,9 +99,7 @@ def test_after_move_or_copy_the_visible_copy_is_read_not_the_hidden_original(dat
         original.sheet_state = "hidden"
 
     aid_workbook(data_dir, moved)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert f"sheet '{AID} (2)' read as table 'preschool_aid'" in output and f"hidden sheet '{AID}' not read" in output
 
 
@@ -123,9 +127,7 @@ def test_rows_hidden_by_a_filter_are_counted_with_a_note(data_dir, capsys):
             sheet.row_dimensions[row].hidden = True
 
     aid_workbook(data_dir, filtered)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert "rows 5, 9 hidden (a filter is on?); read as data like the others" in output
 
 
@@ -152,9 +154,7 @@ def test_a_workbook_beside_the_csv_files_is_read_for_the_tables_it_holds(data_di
     """An .xls holding only the corrected aid register: it is read, the other tables from their CSVs."""
     shutil.copy(WORKBOOKS / "office.xls", folder(data_dir) / "tables.xls")
     (folder(data_dir) / "preschool_aid.csv").unlink()
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert "also sheet" not in output
 
 
@@ -180,9 +180,7 @@ def test_two_workbooks_for_one_year_are_refused(data_dir, capsys):
 def test_an_office_register_saved_by_libreoffice_reads_right(data_dir, capsys, fixture):
     shutil.copy(WORKBOOKS / fixture, folder(data_dir) / f"tables{Path(fixture).suffix}")
     (folder(data_dir) / "preschool_aid.csv").unlink()
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     aid = data.load_table(data_dir, YEAR, "preschool_aid")
     assert len(aid) == 48 and aid["kindergarten"].value_counts().eq(4).all()  # names filled down, 合计 left out
     for note in ("row 1 above the header (row 2) skipped: '2020年学前教育资助发放登记表'",
@@ -202,9 +200,7 @@ def test_a_merged_title_row_and_line_breaks_in_the_header(data_dir, capsys):
             cell.value = label
 
     aid_workbook(data_dir, titled)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert "row 1 above the header (row 2) skipped" in output
 
 
@@ -224,9 +220,7 @@ def test_category_cells_merged_down_rows_are_filled(data_dir, capsys):
         sheet.merge_cells("B2:B3")
 
     aid_workbook(data_dir, merged)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert data.load_table(data_dir, YEAR, "preschool_aid")["term"].iloc[1] == "春季学期"
     assert "column B (term) has 1 block of merged cells (B2:B3)" in output
 
@@ -240,9 +234,7 @@ def _total_row(children: int, amount: int):
 
 def test_a_total_row_equal_to_the_sum_is_left_out(data_dir, capsys):
     aid_workbook(data_dir, _total_row(2618, 697530))
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)  # not 5236: the 合计 row is not summed as data
+    output = aid_read_whole(data_dir, capsys)  # 2618 children, not 5236: the 合计 row is not summed as data
     assert "row 50 (合计) equals the sum of rows 2–49; left out of the data" in output
 
 
@@ -261,9 +253,7 @@ def test_subtotals_are_checked_against_their_own_rows(data_dir, capsys):
             cell.value = value
 
     aid_workbook(data_dir, subtotals)
-    code, output = validate(data_dir, capsys)
-    assert code == 0, output
-    assert aid_totals(data_dir) == (2618, 697530)
+    output = aid_read_whole(data_dir, capsys)
     assert "row 6 (小计) equals the sum of rows 2–5" in output
 
 
