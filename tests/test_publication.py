@@ -209,7 +209,7 @@ def _first_element(box):
 
 def test_short_phrases_in_tables_never_wrap(built_2020):
     assert re.search(r'<td class="ar-change"[^>]*>增加3所、增长11.5%</td>', built_2020["html"])
-    assert ".ar-table td.ar-change { white-space: nowrap; }" in built_2020["html"].replace("th, .ar-table td.ar-num, ", "")
+    assert ".ar-table th, .ar-table td.ar-num, .ar-table td.ar-change, .ar-unit { white-space: nowrap; }" in built_2020["html"]
 
 
 # --- 6. final and draft ------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ class _Images(HTMLParser):
             self.ids.add(attrs["id"])
         if tag == "img":
             self.images.append(attrs)
-        if tag == "a" and attrs.get("href", "").startswith("#"):
+        if tag == "a" and attrs.get("href", "").startswith("#s-"):  # the contents list's links to sections
             self.links.append(attrs["href"][1:])
 
 

@@ -72,7 +72,7 @@ def tables(html: str) -> _Tables:
 PHRASES_2021 = [
     "共23所，较上年减少6所、下降20.7%",  # approvals 23 against 29: 6 / 29 = 20.69%
     "全年资助幼儿2700多人次，较上年增加132人次、增长5%",  # 2750 against 2618: 132 / 2618 = 5.04%
-    "发放资助资金73万余元，较上年增加33670元、增长4.8%",  # 731200 against 697530: 33670 / 697530 = 4.83%
+    "发放资助资金73万余元，较上年增加33,670元、增长4.8%",  # 731200 against 697530: 33670 / 697530 = 4.83%; money in 元 with separators
     "为424名大学生办理了生源地信用助学贷款，与上年持平",  # 424 both years
     "全区开展常态化治理行动4次，较上年增加1次、增长33.3%",  # 4 against 3
     "各镇（街）开展常态化管理行动30次，较上年增加6次、增长25%",  # 30 against 24
@@ -97,12 +97,12 @@ def test_2021_compares_in_tables_too(built):
     ]
 
 
-def test_2020_is_compared_with_2019_including_a_zero_base(built):
+def test_2020_is_compared_with_2019_including_a_figure_2019_did_not_keep(built):
     found = tables(built["html"][2020]).tables
     rows = {row[0]: row[1:] for row in found["2020年校外培训机构治理与上年比较"][1:]}
     assert rows["责令整改通知书（份）"] == ["5", "7", "减少2份、下降28.6%"]  # 2 / 7 = 28.57%
-    # 2019 issued no pledges: an increase from zero has no rate.
-    assert rows["规范培训业务承诺书（份）"] == ["8", "0", "增加8份"]
+    # 2019 kept no pledges (its register has no such column; the form came in 2020): no figure, not 0, and no change.
+    assert rows["规范培训业务承诺书（份）"] == ["8", "—", "—"]
     aid = {row[0]: row[1:] for row in found["2020年资助与助学贷款与上年比较"][1:]}
     assert aid["学前教育资助（人次）"] == ["2618", "2405", "增加213人次、增长8.9%"]  # 213 / 2405 = 8.86%
     assert aid["生源地信用助学贷款办理（人）"] == ["424", "398", "增加26人、增长6.5%"]  # 26 / 398 = 6.53%
@@ -130,10 +130,10 @@ def test_the_first_year_builds_without_any_comparison(built):
 # Which section table holds each headline figure, and where: (caption, row label, column).
 SECTION_FIGURES = {
     "民办学校筹设设立批准数（所）": ("2021年民办学校行政许可审批情况", "合计", "批准数量（所）"),
-    "学前教育资助人次（人次）": ("2021年学前教育资助情况", "合计", "资助人次"),
+    "学前教育资助人次": ("2021年学前教育资助情况", "合计", "资助人次"),  # its unit is its last word: said once
     "学前教育资助金额（元）": ("2021年学前教育资助情况", "合计", "资助金额（元）"),
     "助学贷款办理人数（人）": ("2021年生源地信用助学贷款办理情况", "合计", "办理人数"),
-    "治理行动出动人次（人次）": ("2021年校外培训机构常态化治理行动情况", "合计", "出动人次"),
+    "治理行动出动人次": ("2021年校外培训机构常态化治理行动情况", "合计", "出动人次"),
     "责令整改通知书份数（份）": ("2021年校外培训机构常态化治理行动情况", "合计", "责令整改通知书（份）"),
     "规范培训业务承诺书份数（份）": ("2021年校外培训机构常态化治理行动情况", "合计", "承诺书（份）"),
 }
@@ -151,7 +151,7 @@ def test_the_overview_agrees_with_the_sections(built):
 
 def test_the_overview_figures_are_this_year_and_last(built):
     overview = {row[0]: row[1:] for row in tables(built["html"][2021]).tables["2021年主要指标"][1:]}
-    assert overview["学前教育资助金额（元）"] == ["731200", "697530", "增加33670元、增长4.8%"]
+    assert overview["学前教育资助金额（元）"] == ["731,200", "697,530", "增加33,670元、增长4.8%"]
     assert overview["助学贷款办理人数（人）"] == ["424", "424", "持平"]
 
 
@@ -160,7 +160,7 @@ def test_trend_chart_covers_every_year_with_alt_text(built):
     trend = [alt for alt in alts if alt.startswith("主要指标历年变化")]
     assert len(trend) == 1
     assert "民办学校筹设设立批准数：2019年26所，2020年29所，2021年23所" in trend[0]
-    assert "学前教育资助金额：2019年65.23万元，2020年69.75万元，2021年73.12万元" in trend[0]
+    assert "学前教育资助金额：2019年652,300元，2020年697,530元，2021年731,200元" in trend[0]
     assert "规范培训业务承诺书份数：2020年8份，2021年12份" in trend[0]  # no bar made up for 2019
 
 
@@ -207,11 +207,14 @@ def test_comparison_table_without_a_previous_year_keeps_only_this_year():
 def test_comparison_table_marks_a_new_indicator_and_a_zero_base():
     from annual_review.elements import comparison_table
 
+    from annual_review.elements import table_html
+
     table = comparison_table([("承诺书", "份", 8, None), ("整改通知书", "份", 5, 7), ("新表", "份", 3, 0)], 2020)
-    assert table.values.tolist() == [
-        ["承诺书（份）", 8, "—", "—"],
-        ["整改通知书（份）", 5, 7, "减少2份、下降28.6%"],
-        ["新表（份）", 3, 0, "增加3份"],
+    shown = tables(table_html(table, caption="比较")).tables["比较"]
+    assert shown[1:] == [
+        ["承诺书（份）", "8", "—", "—"],  # no figure last year: "—", never 0, and no change
+        ["整改通知书（份）", "5", "7", "减少2份、下降28.6%"],
+        ["新表（份）", "3", "0", "增加3份"],  # zero last year: 0, and a change without a rate
     ]
 
 

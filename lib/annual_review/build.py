@@ -435,6 +435,7 @@ class RenderJob:
     formats: tuple
     cache_dir: Path | None = None  # where the font subset is kept between builds, if this machine has one
     base: Path | None = None  # the project folder the PDF may take files from
+    built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
 
 
 def _render_job(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path, draft: bool, formats) -> RenderJob:
@@ -471,7 +472,7 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
         _refuse_personal_data(_report_findings(outline, executed))
     with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
         report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
-                                    failed=job.failed, cache_dir=job.cache_dir, draft=job.draft)
+                                    failed=job.failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
         published = {FORMATS["html"]: report_html.encode("utf-8")}
         if "pdf" in job.formats:
             from .pdf import pdf_bytes
@@ -480,7 +481,8 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
         if "docx" in job.formats:
             from .word import docx_bytes
 
-            published[FORMATS["docx"]] = docx_bytes(report_html, outline.document)
+            published[FORMATS["docx"]] = docx_bytes(report_html, outline.document, author=outline.body,
+                                                     language=outline.language, built=job.built_at)
     if not outline.allow_personal_data:
         from .privacy import scan_published
 

@@ -56,6 +56,27 @@ def apply_style() -> str:
     return font.family
 
 
+def category_colours(table: pd.DataFrame, column: str, names) -> list[str]:
+    """Each category's colour, the same in every chart of every year: its place among the column's declared
+    categories (tables.yml), else a colour fixed by its name — never its position in this chart."""
+    import zlib
+
+    series = table[column]
+    declared = list(series.cat.categories) if isinstance(series.dtype, pd.CategoricalDtype) else []
+    return [PALETTE[declared.index(n) % len(PALETTE)] if n in declared
+            else PALETTE[zlib.crc32(str(n).encode("utf-8")) % len(PALETTE)] for n in names]
+
+
+def _every_step(table: pd.DataFrame, x: str, wide: pd.DataFrame) -> pd.DataFrame:
+    """On an ordered axis (months), every step from the first to the last with data: no month skipped."""
+    series = table[x]
+    if not isinstance(series.dtype, pd.CategoricalDtype) or not series.cat.ordered or wide.empty:
+        return wide
+    steps = list(series.cat.categories)
+    present = [steps.index(v) for v in wide.index if v in steps]
+    return wide.reindex(steps[min(present): max(present) + 1]) if present else wide
+
+
 def bar_chart(
     table: pd.DataFrame,
     *,
@@ -70,11 +91,14 @@ def bar_chart(
 ):
     """A bar chart of ``y`` by ``x`` (bars side by side per ``group``), value labels on the bars.
 
-    ``value_label`` and ``unit`` label the value axis (``出动人次（人次）``); ``source`` is printed under the chart. Returns the
-    matplotlib Figure with an ``alt`` attribute describing it in words for readers who
-    cannot see it.
+    ``value_label`` and ``unit`` label the value axis (``出动人次（人次）``; money in the document's unit, 元 or
+    万元, as its figures are drawn); ``source`` is printed under the chart. A category keeps its colour in every
+    chart; an axis of months shows every month. Returns the matplotlib Figure with an ``alt`` attribute
+    describing it in words for readers who cannot see it.
     """
     import matplotlib.pyplot as plt
+
+    from .numbers import MONEY_UNIT, figure_text, money_rule, shown_unit
 
     missing = [c for c in (x, y, group) if c and c not in table.columns]
     if missing:
@@ -87,18 +111,21 @@ def bar_chart(
         if group
         else table.set_index(x)[[y]]
     )
-    wide = wide.fillna(0)
+    if isinstance(table[x].dtype, pd.CategoricalDtype):
+        wide = wide.reindex([c for c in table[x].cat.categories if c in wide.index])
+    wide = _every_step(table, x, wide).fillna(0)  # a combination with no rows counted nothing: zero
+    scale = 10_000 if unit == MONEY_UNIT and money_rule() == "万元" else 1
+    colours = category_colours(table, group, wide.columns) if group else [PALETTE[0]]
     fig, ax = plt.subplots()
-    wide.plot(kind="barh" if horizontal else "bar", ax=ax, width=0.75, legend=False, rot=0)
-    for bars in ax.containers:
-        labels = [f"{v:g}" if v else "" for v in bars.datavalues]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    (wide / scale).plot(kind="barh" if horizontal else "bar", ax=ax, width=0.75, legend=False, rot=0, color=colours)
+    for bars, column in zip(ax.containers, wide.columns):
+        ax.bar_label(bars, labels=[figure_text(v, unit) for v in wide[column]], padding=2, fontsize=8)
     ax.set_title(title)
-    value_axis_label = f"{value_label}（{unit}）" if unit else value_label
+    value_axis_label = f"{value_label}（{shown_unit(unit)}）" if unit else value_label
     (ax.set_xlabel if horizontal else ax.set_ylabel)(value_axis_label)
     (ax.set_ylabel if horizontal else ax.set_xlabel)("")
     value_axis = ax.xaxis if horizontal else ax.yaxis
-    if all(float(v).is_integer() for v in wide.to_numpy().ravel()):
+    if all(float(v).is_integer() for v in (wide / scale).to_numpy().ravel()):
         from matplotlib.ticker import MaxNLocator
 
         value_axis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 人次
@@ -124,7 +151,7 @@ def trend_chart(
     panel: str = "indicator",
     value: str = "value",
     unit: str = "unit",
-    columns: int = 3,
+    columns: int = 4,
 ):
     """Small multiples: for each indicator, its value year by year, the ``highlight`` year in the strong colour.
 
@@ -134,7 +161,7 @@ def trend_chart(
     """
     import matplotlib.pyplot as plt
 
-    from .numbers import scaled
+    from .numbers import BRACKETED, MONEY_UNIT, figure_text, labelled, scaled, shown_unit
 
     missing = [c for c in ("year", panel, value, unit) if c not in history.columns]
     if missing:
@@ -146,7 +173,7 @@ def trend_chart(
     apply_style()
     years = sorted(history["year"].unique())
     rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 2.1 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, 1.6 * rows + 0.55), squeeze=False)
     described = []
     for ax, name in zip(axes.flat, names):
         series = history[history[panel] == name].set_index("year")
@@ -154,14 +181,23 @@ def trend_chart(
         reported = [y in series.index for y in years]  # a year without the indicator gets "—", not a bar of 0
         colours = [PALETTE[0] if y == highlight else PALETTE[4] for y in years]
         bars = ax.bar([f"{y}年" for y in years], values, color=colours, width=0.6)
-        ax.bar_label(bars, labels=[scaled(v) if r else "—" for v, r in zip(values, reported)], padding=2, fontsize=7.5)
         name_unit = str(series[unit].iloc[-1])
-        ax.set_title(f"{name}（{name_unit}）", fontsize=8.5, loc="center", wrap=True)
+
+        def said(v: float) -> str:  # money by the document's rule, other large figures in 万 and 亿
+            return figure_text(v, name_unit) if name_unit == MONEY_UNIT else scaled(v)
+
+        ax.bar_label(bars, labels=[said(v) if r else "—" for v, r in zip(values, reported)], padding=2, fontsize=7.5)
+        heading = labelled(name, name_unit)
+        room = WIDTH * 72 / columns / 8.5 * 0.9  # characters a panel's title may take on one line
+        if len(heading) > room and BRACKETED.search(heading):  # the unit under the name, whole
+            heading = heading[: BRACKETED.search(heading).start()] + "\n" + BRACKETED.search(heading).group()
+        ax.set_title(heading, fontsize=8.5, loc="center")
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.margins(y=0.25)
         ax.tick_params(axis="x", labelsize=8)
-        described.append(f"{name}：" + "，".join(f"{y}年{scaled(v)}{name_unit}" for y, v, r in zip(years, values, reported) if r))
+        described.append(f"{name}：" + "，".join(f"{y}年{said(v)}{shown_unit(name_unit)}"
+                                                 for y, v, r in zip(years, values, reported) if r))
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
@@ -175,10 +211,14 @@ def trend_chart(
 
 
 def _describe(wide: pd.DataFrame, title: str, unit: str) -> str:
+    from .numbers import figure_text, shown_unit
+
+    shown = shown_unit(unit)
     parts = []
     for label, row in wide.iterrows():
-        values = [f"{col}{v:g}{unit}" if len(wide.columns) > 1 else f"{v:g}{unit}" for col, v in row.items() if v]
-        parts.append(f"{label}：{'，'.join(values) or '0' + unit}")
+        values = [f"{col}{figure_text(v, unit)}{shown}" if len(wide.columns) > 1 else f"{figure_text(v, unit)}{shown}"
+                  for col, v in row.items()]
+        parts.append(f"{label}：{'，'.join(values)}")
     return f"{title}。" + "；".join(parts) + "。"
 
 

@@ -51,8 +51,12 @@ DEFAULT_DOCUMENT = {
     "body_font": ["仿宋_GB2312", "仿宋", "FangSong"],
     "figure_font": ["黑体", "SimHei"],  # tables and charts
     "body_size": "16pt",  # 三号
-    "line_height": "28pt",
+    "line_height": "28pt",  # on screen; in print and Word the grid's line (the text block's height / lines_per_page)
+    "chars_per_line": 28,  # GB/T 9704's grid: 28 characters a line,
+    "lines_per_page": 22,  # 22 lines a page (null: no grid; the body size and line_height instead)
+    "money": "元",  # how amounts of money are written in tables, comparisons and charts: 元 (697,530) or 万元 (69.75)
 }
+MONEY = ("元", "万元")
 # Config values that end up in the page's CSS must be what they claim to be, nothing more.
 _FONT = re.compile(r"^[\w .+\-]{1,64}$")  # letters (Chinese included), digits, space, _ . + -
 _LENGTH = re.compile(r"^\d{1,3}(?:\.\d{1,2})?(?:pt|px|mm|cm|in|em|rem)$")
@@ -86,6 +90,14 @@ def check_document(document: Mapping, where: str) -> list[str]:
         check(key, document.get(key), _LENGTH, "a size such as 16pt")
     check("line_height", document.get("line_height"), _LINE_HEIGHT, "a line height such as 28pt")
     check("page", document.get("page"), _PAGE, "a page size such as A4 (A3, A4, A5, B4, B5, letter, legal)")
+    for key, low, high in (("chars_per_line", 10, 60), ("lines_per_page", 10, 60)):
+        value = document.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            problems.append(f"{where}: document.{key} = {str(value)[:20]!r} is not a whole number from {low} to {high} "
+                            "(or null for no grid)")
+    if document.get("money") not in MONEY:
+        problems.append(f"{where}: document.money = {str(document.get('money'))[:20]!r}: write amounts in 元 "
+                        f"(697,530) or 万元 (69.75); choose one of {list(MONEY)}")
     margins = document.get("margins")
     if not isinstance(margins, Mapping) or set(margins) != {"top", "bottom", "left", "right"}:
         problems.append(f"{where}: document.margins must give top, bottom, left and right")
@@ -373,7 +385,8 @@ def kernel_environment(config: "ReportConfig") -> dict[str, str]:
 
     from .fonts import FIGURE_FONT_ENV, preferred
 
-    return {CONTEXT_ENV: json.dumps({"body": config.body, "params": dict(config.params)}, ensure_ascii=False, default=str),
+    told = {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
+    return {CONTEXT_ENV: json.dumps(told, ensure_ascii=False, default=str),
             FIGURE_FONT_ENV: ",".join(preferred(config.document, "figures"))}
 
 
@@ -386,23 +399,36 @@ def narrative_context(data_dir: str | Path, year: int) -> dict:
     import json
     import os
 
+    context = told_context(Path(data_dir).resolve().parent / DEFAULT_CONFIG)
+    return {"year": year, "prev_year": year - 1, "next_year": year + 1,
+            **{k: v for k, v in context.items() if k in ("body", "params")}}
+
+
+def told_context(beside: Path | None = None) -> dict:
+    """What the build told this kernel (body, params, the money rule); in JupyterLab, the same read from the
+    ``report.yml`` at ``beside`` (default: in the working folder or the one above, as a project lays it out)."""
+    import json
+    import os
+
     told = os.environ.get(CONTEXT_ENV)
     if told:
-        context = json.loads(told)
-    else:
-        beside = Path(data_dir).resolve().parent / DEFAULT_CONFIG
-        context = _context_beside(beside, beside.stat().st_mtime_ns if beside.is_file() else 0)
-    return {"year": year, "prev_year": year - 1, "next_year": year + 1, **context}
+        return {"money": "元", **json.loads(told)}
+    if beside is None:
+        here = Path.cwd()
+        beside = next((p for p in (here / DEFAULT_CONFIG, here.parent / DEFAULT_CONFIG) if p.is_file()), here / DEFAULT_CONFIG)
+    return _context_beside(beside, beside.stat().st_mtime_ns if beside.is_file() else 0)
 
 
 @functools.lru_cache(maxsize=4)
 def _context_beside(path: Path, mtime_ns: int) -> dict:
-    """The body and params of the config beside a data folder, read once per version of the file."""
+    """The body, params and money rule of a config file, read once per version of the file."""
     try:
         config = load_config(path) if mtime_ns else None
     except ConfigError:
         config = None
-    return {"body": config.body, "params": dict(config.params)} if config else {"body": "", "params": {}}
+    if config is None:
+        return {"body": "", "params": {}, "money": "元"}
+    return {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
 
 
 def declared_parameters(notebook: Path) -> frozenset[str]:

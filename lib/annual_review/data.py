@@ -140,7 +140,7 @@ def _date(text: str) -> pd.Timestamp | None:
 
 
 def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
-    layout = lay_out(raw, spec)
+    layout = lay_out(raw, spec, year)
     problems, notes = list(layout.problems), [*raw.notes, *layout.notes]
     if problems:
         return Read(_empty(spec), problems, notes, readable=False)
@@ -170,7 +170,7 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
                 continue
             if not text:
                 cells[col.name].append(None)
-                if col.required:
+                if col.required_in(year):
                     problems.append(Problem(raw.file, f"必填，不能为空；{col.expectation()} (required)",
                                             sheet=raw.sheet, row=n, column=col.name))
                     unconvertible.add((i, col.name))
@@ -362,6 +362,7 @@ def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFr
         raise DataError([str(p) for p in read.problems])
     frame = provenance.with_source(read.frame, spec.title, year)
     frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in spec.columns}
+    frame.attrs[provenance.SOURCE]["units"] = {c.name: c.unit for c in spec.columns if c.unit}
     return frame
 
 
@@ -414,9 +415,9 @@ def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -
     left_spec, right_spec = decl.tables[check.total.table], decl.tables[check.equals.table]
     left = total(left_read.frame, check.total.column, where=check.total.where)
     right = total(right_read.frame, check.equals.column, where=check.equals.where)
-    if left == right:
-        return []
     rows = select(left_read.frame, check.total.where).index
+    if left == right or (right is None and not len(rows)):  # or neither keeps the figure that year
+        return []
     numbers = [left_read.row_numbers[i] for i in rows if i < len(left_read.row_numbers)]
     what = "".join(str(v) for v in check.total.where.values()) or left_spec.column(check.total.column).label
     if numbers:
@@ -544,7 +545,11 @@ def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mappin
     rows = select(table, where)
     if value is not None and value not in rows.columns:
         raise DataError(f"total: no column {value!r} in the table (it has {list(rows.columns)})")
-    amount = _whole(rows[value].sum() if value else len(rows))
+    if value is None or rows.empty:
+        amount = len(rows) if value is None else 0  # no rows: nothing counted, nothing paid
+    else:  # rows whose cells are all empty (a column the year did not keep): no figure, not zero
+        summed = rows[value].sum(min_count=1)
+        amount = None if pd.isna(summed) else _whole(summed)
     labels = provenance.table_source(rows).get("labels", {})
     aggregation = f"{labels.get(value, value)}合计" if value else ""
     return provenance.figure(amount, provenance.describe(rows, aggregation, len(rows)))
@@ -613,7 +618,9 @@ class Indicator:
         return iter((self.label, self.unit, self.now, self.last))
 
     def __str__(self) -> str:
-        return str(self.now)
+        from .numbers import NO_FIGURE
+
+        return NO_FIGURE if self.now is None else str(self.now)
 
 
 def figure(

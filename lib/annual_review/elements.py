@@ -16,6 +16,7 @@ import pandas as pd
 
 from .charts import figure_png
 from .narrative import render_narrative
+from .numbers import BRACKETED, labelled
 
 MARKER = "annual_review"
 
@@ -33,6 +34,14 @@ def show_narrative(data_dir: str | Path, year: int, section: str, **figures) -> 
     _display({"text/html": f'<div class="ar-narrative">{body}</div>', "text/plain": section}, "narrative")
 
 
+def _label_html(label: str) -> str:
+    """A label whose unit in brackets is never broken over two lines."""
+    bracket = BRACKETED.search(label)
+    if not bracket or not bracket.start():
+        return html.escape(label)
+    return f'{html.escape(label[: bracket.start()])}<span class="ar-unit">{html.escape(bracket.group())}</span>'
+
+
 def table_html(
     table: pd.DataFrame,
     *,
@@ -42,48 +51,64 @@ def table_html(
     total_label: str | None = None,
     keep_whole: Sequence[str] = (),
 ) -> str:
-    """A report table as HTML: columns renamed to ``columns``' labels, whole numbers without decimals.
+    """A report table as HTML: columns renamed to ``columns``' labels, each with its unit said once.
 
-    With ``total_label`` a totals row sums the numeric columns. Cells of the columns
-    (by label) in ``keep_whole`` are never broken over two lines (short phrases such as
-    增加3所、增长11.5%). Each number from data carries its source, shown in drafts.
+    Figures are written one way throughout the report (:func:`annual_review.numbers.figure_text`): money by
+    the document's rule, no figure as "—", an empty text cell empty. With ``total_label`` a totals row sums
+    the numeric columns. Cells of the columns (by label) in ``keep_whole`` are never broken over two lines
+    (short phrases such as 增加3所、增长11.5%). Each number from data carries its source, shown in drafts.
     """
     from . import provenance
+    from .numbers import figure_text
 
     row_sources = list(table.attrs.get(provenance.ROW_SOURCES) or [])
     cell_sources = dict(table.attrs.get(provenance.CELL_SOURCES) or {})
+    units = dict(provenance.table_source(table).get("units") or {})
+    row_units = list(table.attrs.get(provenance.ROW_UNITS) or [])
     shown = table[list(columns)] if columns else table.copy()
+    numeric = {c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c])
+               or any(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v for v in shown[c])}
     if total_label:
-        totals = {c: (shown[c].sum() if pd.api.types.is_numeric_dtype(shown[c]) else "") for c in shown.columns}
+        totals = {c: (shown[c].sum() if c in numeric else "") for c in shown.columns}
         totals[shown.columns[0]] = total_label
         everything = provenance.describe(table, "合计", len(table)) if provenance.table_source(table) else ""
         row_sources = row_sources[: len(shown)] + [everything] if row_sources else []
         shown = pd.concat([shown.astype(object), pd.DataFrame([totals])], ignore_index=True)
     names = list(shown.columns)
-    if columns:
-        shown = shown.rename(columns=columns)
-    labels = list(shown.columns)
+    labels = [labelled(str((columns or {}).get(name, name)), units.get(name, "")) for name in names]
 
-    def cell(value) -> str:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return html.escape(str(value))
-
-    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in shown.columns)
+    head = "".join(f'<th scope="col">{_label_html(label)}</th>' for label in labels)
     rows = []
+    last = len(shown) - 1
+    # Where a page may not break before a row: the first two body rows (with the header), the last two body rows
+    # (and the 合计 below them).
+    keep = {0, 1, last} | ({last - 1} if total_label else set())
     for i, record in enumerate(shown.itertuples(index=False)):
-        css = ' class="ar-total"' if total_label and i == len(shown) - 1 else ""
+        classes = (["ar-total"] if total_label and i == last else []) + (["ar-keep"] if i in keep else [])
+        css = f' class="{" ".join(classes)}"' if classes else ""
         cells = []
         for j, value in enumerate(record):
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            kind = "ar-num" if number else "ar-change" if labels[j] in keep_whole else "ar-text"
+            missing = value is None or (isinstance(value, float) and value != value)
+            number = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (missing and names[j] in numeric)
+            unit = units.get(names[j]) or (row_units[i] if i < len(row_units) else "")
+            kind = "ar-num" if number else "ar-change" if labels[j] in keep_whole or names[j] in keep_whole else "ar-text"
             source = cell_sources.get((i, names[j])) or (row_sources[i] if number and i < len(row_sources) else "")
             attribute = f' data-source="{html.escape(source)}"' if source and (number or (i, names[j]) in cell_sources) else ""
-            cells.append(f'<td class="{kind}"{attribute}>{cell(value)}</td>')
+            if number:
+                text = html.escape(figure_text(None if missing else value, unit))
+            elif missing:
+                text = ""  # an optional cell left empty: nothing, never "None"
+            elif j == 0 and isinstance(value, str):
+                text = _label_html(value)
+            else:
+                text = html.escape(str(value))
+            cells.append(f'<td class="{kind}"{attribute}>{text}</td>')
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
     note = f'<p class="ar-table-note">{html.escape(unit_note)}</p>' if unit_note else ""
+    # A table wider than a phone scrolls inside its own box, which a keyboard can reach (WCAG 2.1.1).
     return (
-        f'<figure class="ar-table"><table><caption>{html.escape(caption)}</caption>'
+        f'<figure class="ar-table" role="region" tabindex="0" aria-label="{html.escape(caption)}">'
+        f'<table><caption>{html.escape(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}</figure>"
     )
 
@@ -140,18 +165,20 @@ def comparison_table(rows, year: int, *, label: str | None = None, labels: Mappi
     item, now_column, last_column, change_column = (
         names[k].format(year=year, prev_year=year - 1) for k in ("item", "now", "last", "change"))
     compare = any(before is not None for *_, before in rows)
-    records, sources = [], {}
+    records, sources, units = [], {}, []
     for i, (name, unit, now, before) in enumerate(rows):
-        record = {item: f"{name}（{unit}）" if unit else name, now_column: now}
+        units.append(unit)
+        record = {item: labelled(name, unit), now_column: now}
         sources[(i, now_column)] = getattr(now, "source", "")
         if compare:
-            record[last_column] = "—" if before is None else before
+            record[last_column] = before  # None: the year kept no such figure, shown "—"
             record[change_column] = change(now, before, unit, lead="") or "—"
             sources[(i, last_column)] = getattr(before, "source", "")
             sources[(i, change_column)] = "；".join(provenance.sources_of(now, before))
         records.append(record)
     table = pd.DataFrame.from_records(records)
     table.attrs[provenance.CELL_SOURCES] = {k: v for k, v in sources.items() if v}
+    table.attrs[provenance.ROW_UNITS] = units
     table.attrs["ar_change_column"] = change_column
     return table
 

@@ -81,6 +81,54 @@ def preferred(document: Mapping | None, role: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for name in names for n in (name, ALIASES.get(name)) if n))
 
 
+# How Word and WPS find a stand-in for a font a machine lacks (fontTable.xml): the GB2312 character set, the font's
+# family and, for the faces offices use, the PANOSE numbers Windows gives them. Unknown faces get charset and family only.
+WORD_FAMILY = {"title": "roman", "body": "roman", "heading1": "swiss", "heading2": "script", "figures": "swiss"}
+PANOSE = {
+    "仿宋_GB2312": "02010609030101010101", "仿宋": "02010609060101010101", "FangSong": "02010609060101010101",
+    "黑体": "02010609060101010101", "SimHei": "02010609060101010101",
+    "楷体_GB2312": "02010609030101010101", "楷体": "02010609060101010101", "KaiTi": "02010609060101010101",
+    "宋体": "02010600030101010101", "SimSun": "02010600030101010101",
+}
+
+
+def fallbacks(document: Mapping | None, role: str) -> tuple[str, ...]:
+    """Every face that may draw ``role``, best first: the config's fonts, the stock Windows and macOS faces of the
+    role, then the open-licence Simplified-Chinese faces (named last). Word and WPS take this list from the
+    document's font table; on Linux, fontconfig takes it from :func:`fontconfig_aliases`."""
+    return tuple(dict.fromkeys([*preferred(document, role), *DEFAULT_PREFERRED[role], *SYSTEM_FALLBACKS[role]]))
+
+
+def fontconfig_aliases(document: Mapping | None = None) -> str:
+    """A fontconfig file that resolves each role's office fonts to the open-licence faces of the same role.
+
+    LibreOffice reads neither ``w:altName`` nor PANOSE from a .docx (its DOCX import ignores them), so on
+    Linux a missing 仿宋_GB2312 falls to whatever fontconfig prefers (one sans face for everything). With this
+    file installed (``annual-review fonts --aliases``) the body is drawn in a serif, level-1 headings in a sans
+    and level-2 headings in a 楷体, as the config's roles say.
+    """
+    from xml.sax.saxutils import escape
+
+    rules = []
+    for role in ROLES:
+        open_faces = [f for f in SYSTEM_FALLBACKS[role] if f in _system_families()] or list(SYSTEM_FALLBACKS[role][:1])
+        for name in fallbacks(document, role):
+            if name in SYSTEM_FALLBACKS[role] or any(name in SYSTEM_FALLBACKS[r] for r in ROLES):
+                continue
+            accept = "".join(f"<family>{escape(f)}</family>" for f in open_faces)  # after the font itself, if installed
+            rules.append(f'  <alias binding="same"><family>{escape(name)}</family><accept>{accept}</accept></alias>')
+    body = "\n".join(dict.fromkeys(rules))
+    return ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+            "<!-- annual-review: each role's office fonts, drawn with the open-licence face of the same role where they "
+            "are missing (annual-review fonts --aliases) -->\n<fontconfig>\n" + body + "\n</fontconfig>\n")
+
+
+def aliases_path() -> Path:
+    """Where ``annual-review fonts --aliases`` puts the fontconfig file: the user's own fontconfig folder."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "fontconfig" / "conf.d" / "70-annual-review.conf"
+
+
 def rescan() -> None:
     """Look at the system's fonts again: matplotlib keeps its list of them in a cache that does not see fonts
     installed since (``make system-deps``). ``annual-review fonts`` does this, so builds need not."""

@@ -62,8 +62,8 @@ def _letters(index: int) -> str:
     return get_column_letter(index + 1)
 
 
-def lay_out(raw: RawTable, spec: TableSpec) -> Layout:
-    """The table in ``raw`` as ``spec`` declares it: its header row found, its rows ready to type."""
+def lay_out(raw: RawTable, spec: TableSpec, year: int | None = None) -> Layout:
+    """The table in ``raw`` as ``spec`` declares it for ``year``: its header row found, its rows ready to type."""
     forms = header_forms(spec)
     notes_forms = {normalise(n) for n in spec.notes}
     candidates = raw.rows[:HEADER_SEARCH]
@@ -78,7 +78,7 @@ def lay_out(raw: RawTable, spec: TableSpec) -> Layout:
         layout.notes.append(f"{raw.where}: row{'s' if len(skipped) > 1 else ''} {', '.join(str(n) for n, _ in skipped)} "
                             f"above the header (row {header_row}) skipped: "
                             + "; ".join(repr(text[:40]) for _, text in skipped))
-    _map_header(raw, spec, layout, forms, notes_forms)
+    _map_header(raw, spec, layout, forms, notes_forms, year)
     rows = [(n, list(cells)) for n, cells in raw.rows[best + 1:]]
     _fill_merged(raw, layout, rows)
     if raw.hidden_rows:
@@ -99,7 +99,7 @@ def lay_out(raw: RawTable, spec: TableSpec) -> Layout:
     return layout
 
 
-def _map_header(raw: RawTable, spec: TableSpec, layout: Layout, forms: dict, notes_forms: set) -> None:
+def _map_header(raw: RawTable, spec: TableSpec, layout: Layout, forms: dict, notes_forms: set, year: int | None) -> None:
     seen: dict[str, int] = {}
     for i, cell in enumerate(layout.header):
         text = normalise(cell)
@@ -124,7 +124,7 @@ def _map_header(raw: RawTable, spec: TableSpec, layout: Layout, forms: dict, not
             seen[name] = i
         layout.columns.append(name)
     for col in spec.columns:
-        if col.name not in seen:
+        if col.name not in seen and (year is None or col.kept_in(year)):
             layout.problems.append(_cell(raw, layout.header_row, message=(
                 f"缺少列“{col.label}”（{col.name}） (missing column {col.name!r}; the header row must name "
                 f"{[c.name for c in spec.columns]})")))

@@ -56,7 +56,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#!])")
 
 
 def _escape_markdown(value) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", numbers.NO_FIGURE if value is None else str(value))
 
 
 def _finalize(value) -> str:

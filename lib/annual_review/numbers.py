@@ -8,11 +8,14 @@ of a published report: ``2618`` → ``2600多``, ``697530`` 元 → ``近70万``
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from numbers import Real
 
 _DIGITS = "零一二三四五六七八九"
 _UNITS = ((100_000_000, "亿"), (10_000, "万"))
+MONEY_UNIT = "元"  # a figure in this unit is an amount of money, written by the document's money rule
+NO_FIGURE = "—"  # what tables, comparisons and charts show where there is no figure (never "0", never "None")
 
 
 def cn_numeral(n: int) -> str:
@@ -90,6 +93,49 @@ def _approximate(value, step, unit, what, *, mark, direction, prefix) -> str:
     return mark + text if prefix else text + mark
 
 
+def money_rule() -> str:
+    """How this report writes amounts of money: "元" (697,530) or "万元" (69.75), from ``document.money``."""
+    from .config import told_context
+
+    return str(told_context().get("money", MONEY_UNIT))
+
+
+def shown_unit(unit: str, money: str | None = None) -> str:
+    """The unit a figure is shown in: 元 becomes 万元 where the document writes money in 万元."""
+    return (money or money_rule()) if unit == MONEY_UNIT else unit
+
+
+def figure_text(value, unit: str = "", money: str | None = None) -> str:
+    """A figure as tables and comparisons write it: money by the document's rule (697,530 or 69.75), a whole
+    number as it is (2618), no figure as "—" (and zero as 0)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NO_FIGURE
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return str(value)
+    number = Decimal(str(value))
+    if unit == MONEY_UNIT and (money or money_rule()) == "万元":
+        return f"{number / 10_000:,.2f}"
+    text = f"{number:,f}" if unit == MONEY_UNIT else f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def labelled(label: str, unit: str) -> str:
+    """A column or row label with its unit said once, as shown: 资助金额（元）; 资助人次 (its unit is its last word);
+    （元） becomes （万元） where the document writes money in 万元."""
+    if not unit:
+        return label
+    shown = shown_unit(unit)
+    bracket = BRACKETED.search(label)
+    if bracket:
+        return label[: bracket.start()] + f"（{shown}）" if bracket.group(1) in (unit, shown) else label
+    if label.endswith((unit, shown)):
+        return label
+    return f"{label}（{shown}）"
+
+
+BRACKETED = re.compile(r"[（(]([^（）()]{1,12})[）)]$")
+
+
 def percent(part: Real, whole: Real, digits: int = 1) -> str:
     """A share as reports write it: percent(1, 8) → "12.5%"; trailing zeros dropped."""
     if whole == 0:
@@ -147,7 +193,11 @@ def change(
     if now == before:
         return prefix + ("与上年持平" if lead else "持平")
     verb, rate_verb = ("增加", "增长") if now > before else ("减少", "下降")
-    phrase = f"{lead}{verb}{plain(abs(now - before), scale)}{unit}"
+    if unit == MONEY_UNIT and not scale:  # money by the document's rule: 增加45,230元 or 增加4.52万元
+        difference = f"{figure_text(abs(now - before), unit)}{shown_unit(unit)}"
+    else:
+        difference = f"{plain(abs(now - before), scale)}{unit}"
+    phrase = f"{lead}{verb}{difference}"
     if before:
         phrase += f"、{rate_verb}{percent(abs(now - before), before, digits)}"
     return prefix + phrase

@@ -101,10 +101,18 @@ def assemble(
 
 
 def document_css(document: dict) -> str:
-    """The report's fonts by role and the printed page, from the config's ``document`` settings (after GB/T 9704)."""
+    """The report's fonts by role and the printed page, from the config's ``document`` settings (after GB/T 9704):
+    the page and its margins, the grid (characters a line, lines a page), page numbers at the outside edge."""
     from .fonts import css_families
+    from .page import grid, points
 
     margins = document["margins"]
+    char_pitch, line_pitch = grid(document)
+    body = points(document["body_size"])
+    size = str(document["page"]).split(" ")[0]
+    margin = f'{margins["top"]} {margins["right"]} {margins["bottom"]} {margins["left"]}'
+    number = ('content: "— " counter(page) " —"; font-size: 14pt; font-family: var(--body-font); '
+              "vertical-align: top; padding-top: 7mm;")
     return f"""
 :root {{
   --title-font: {css_families(document, "title")};
@@ -113,15 +121,17 @@ def document_css(document: dict) -> str:
   --h2-font: {css_families(document, "heading2")};
   --figure-font: {css_families(document, "figures")};
 }}
-@page {{
-  size: {document["page"]};
-  margin: {margins["top"]} {margins["right"]} {margins["bottom"]} {margins["left"]};
-  @bottom-center {{ content: "— " counter(page) " —"; font-size: 14pt; font-family: var(--body-font); }}
-}}
+@page {{ size: {document["page"]}; margin: {margin}; }}
+@page :right {{ @bottom-right {{ {number} padding-right: 14pt; }} }}
+@page :left {{ @bottom-left {{ {number} padding-left: 14pt; }} }}
+@page landscape {{ size: {size} landscape; margin: {margin}; }}
 @media print {{
   html {{ font-size: {document["body_size"]}; }}
-  body {{ line-height: {document["line_height"]}; }}
+  body {{ line-height: {line_pitch:.3f}pt; }}
   .ar-title h1 {{ font-size: {document["title_size"]}; }}
+  main p, main li, main h2, main h3, main h4, main h5, main h6 {{
+    margin: 0; line-height: {line_pitch:.3f}pt; letter-spacing: {char_pitch - body:.3f}pt; text-indent: {2 * char_pitch:.3f}pt;
+  }}
 }}
 """
 
@@ -170,6 +180,7 @@ def render_report(
     built_at = built_at or dt.datetime.now().astimezone()
     report = {
         "title": config.title(year),
+        "author": config.body,
         "lang": config.language,
         "toc": toc,
         "css": (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8")
@@ -181,9 +192,52 @@ def render_report(
         "draft": draft,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
-    body = _figure_sources(body, draft)
+    body = _for_readers(_figure_sources(body, draft))
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
     return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir, document=config.document), 1)
+
+
+def _for_readers(page: str) -> str:
+    """A title and table labels that break between words (BudouX), every table and chart with an id, and each chart a
+    link to itself, so a reader on a phone taps it to see it at full size (no script: the page allows none)."""
+    soup = BeautifulSoup(page, "html.parser")
+    for n, figure in enumerate(soup.select("figure.ar-table"), 1):
+        figure["id"] = f"t-{n}"
+    for n, figure in enumerate(soup.select("figure.ar-chart"), 1):
+        ident = f"c-{n}"
+        figure["id"] = ident
+        image = figure.find("img")
+        if image is not None and image.parent.name != "a":  # (the browser's Back returns it to the column's width)
+            image.wrap(soup.new_tag("a", attrs={"class": "ar-zoom", "href": f"#{ident}"}))
+    for words in soup.select(".ar-title h1, .ar-table th, .ar-table td.ar-text"):
+        _break_between_words(soup, words)
+    return str(soup)
+
+
+@functools.cache
+def _phrases():
+    import budoux
+
+    return budoux.load_default_simplified_chinese_parser()
+
+
+SHORT = 6  # a label this short (已完成, 2020年) is never broken at all
+
+
+def _break_between_words(soup, element) -> None:
+    """Let lines break inside ``element``'s text only between words (法治, never 法/治): each word a span that is
+    never broken (browsers and WeasyPrint alike; ``word-break: keep-all`` leaves 2020/年 breakable in WeasyPrint)."""
+    from bs4 import NavigableString
+
+    for text in [t for t in element.find_all(string=True) if isinstance(t, NavigableString) and t.strip()]:
+        chunks = _phrases().parse(str(text)) if len(text) > SHORT else [str(text)]
+        for i, chunk in enumerate(chunks):
+            if i:  # (between the spans, or WeasyPrint's tables take the whole label as one unbreakable word)
+                text.insert_before(soup.new_tag("wbr"))
+            word = soup.new_tag("span", attrs={"class": "ar-w"})
+            word.string = chunk
+            text.insert_before(word)
+        text.extract()
 
 
 def _figure_sources(page: str, draft: bool) -> str:

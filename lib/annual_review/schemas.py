@@ -39,6 +39,14 @@ class Column:
     min: float | None = None
     max: float | None = None
     example: str = ""
+    since: int | None = None  # the first year the register keeps this column; earlier years need not have it
+
+    def kept_in(self, year: int) -> bool:
+        """Whether ``year``'s register must have this column (one added in a later year is not asked of earlier ones)."""
+        return self.since is None or int(year) >= self.since
+
+    def required_in(self, year: int) -> bool:
+        return self.required and self.kept_in(year)
 
     @property
     def numeric(self) -> bool:
@@ -230,6 +238,10 @@ def _read(path: Path, mtime: float) -> Declarations:
                 continue
             if kind == "category" and not decl.get("categories"):
                 problems.append(f"{where}, column '{col}': a category column needs its 'categories' listed")
+            column_since = decl.get("since")
+            if column_since is not None and (isinstance(column_since, bool) or not isinstance(column_since, int)):
+                problems.append(f"{where}, column '{col}': 'since' must be a year such as 2020, not {column_since!r}")
+                column_since = None
             columns.append(
                 Column(
                     name=str(col),
@@ -242,6 +254,7 @@ def _read(path: Path, mtime: float) -> Declarations:
                     min=decl.get("min"),
                     max=decl.get("max", DEFAULT_MAX if kind in ("integer", "number") else None),
                     example=str(decl.get("example", "")),
+                    since=column_since,
                 )
             )
         since = body.get("since")
@@ -319,10 +332,10 @@ def pandera_schema(spec: TableSpec, year: int):
             checks.append(pa.Check.isin(list(col.categories)))
         if col.type == "date":
             checks.append(pa.Check.in_range(pd_timestamp(year, 1, 1), pd_timestamp(year, 12, 31)))
-        if col.type == "text" and col.required:
+        if col.type == "text" and col.required_in(year):
             checks.append(pa.Check.str_length(min_value=1))
         columns[col.name] = pa.Column(
-            dtype=None, checks=checks, nullable=not col.required, required=True, name=col.name
+            dtype=None, checks=checks, nullable=not col.required_in(year), required=True, name=col.name
         )
     rules = [pa.Check(rule.holds, name=f"rule: {rule.text}", element_wise=False) for rule in spec.rules]
     return pa.DataFrameSchema(columns, checks=rules or None, unique=list(spec.key) or None, strict=True, name=spec.name)
