@@ -110,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
     check.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
 
-    commands.add_parser("fonts", help="list the font each role uses (title, body, headings, tables and charts); exit 1 if none draws Chinese")
+    fonts = commands.add_parser("fonts", help="list the font each role uses (title, body, headings, tables and charts); "
+                                              "exit 1 if none draws Chinese")
+    fonts.add_argument("--aliases", action="store_true",
+                       help="also write a fontconfig file (Linux) that draws each role's office fonts, where they are "
+                            "missing, in the open-licence face of the same role: LibreOffice then shows the Word "
+                            "version with a serif body, sans headings and a 楷体 for level 2")
     return parser
 
 
@@ -203,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             for role, font in role_fonts(document).items():
                 where = f"{font.family} ({font.source} font: {font.path})" if font else "none found"
                 print(f"{role:<9} {ROLE_NAMES[role]}: {where}")
+            if args.aliases:
+                from .fonts import aliases_path, fontconfig_aliases
+                from .store import write_atomic
+
+                path = write_atomic(aliases_path(), fontconfig_aliases(document))
+                print(f"fontconfig aliases written: {path} (LibreOffice and other programs read it when they start)")
     except AnnualReviewError as exc:
         print(f"annual-review {args.command}: error:\n{exc}", file=sys.stderr)
         return exc.exit_code

@@ -75,7 +75,8 @@ def table_html(
         row_sources = row_sources[: len(shown)] + [everything] if row_sources else []
         shown = pd.concat([shown.astype(object), pd.DataFrame([totals])], ignore_index=True)
     names = list(shown.columns)
-    labels = [labelled(str((columns or {}).get(name, name)), units.get(name, "")) for name in names]
+    declared = dict(provenance.table_source(table).get("labels") or {})  # the register's own column labels
+    labels = [labelled(str((columns or {}).get(name) or declared.get(name, name)), units.get(name, "")) for name in names]
 
     head = "".join(f'<th scope="col">{_label_html(label)}</th>' for label in labels)
     rows = []
@@ -100,6 +101,8 @@ def table_html(
                 text = ""  # an optional cell left empty: nothing, never "None"
             elif j == 0 and isinstance(value, str):
                 text = _label_html(value)
+            elif isinstance(value, pd.Timestamp):
+                text = value.date().isoformat()  # a day, as the register gives it
             else:
                 text = html.escape(str(value))
             cells.append(f'<td class="{kind}"{attribute}>{text}</td>')

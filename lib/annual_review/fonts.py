@@ -120,7 +120,8 @@ def fontconfig_aliases(document: Mapping | None = None) -> str:
     body = "\n".join(dict.fromkeys(rules))
     return ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
             "<!-- annual-review: each role's office fonts, drawn with the open-licence face of the same role where they "
-            "are missing (annual-review fonts --aliases) -->\n<fontconfig>\n" + body + "\n</fontconfig>\n")
+            "are missing (written by: annual-review fonts, with its aliases option) -->\n<fontconfig>\n" + body
+            + "\n</fontconfig>\n")
 
 
 def aliases_path() -> Path:

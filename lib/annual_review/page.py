@@ -24,6 +24,11 @@ def points(length: str | float, em: float = 16.0) -> float:
     return number * _POINTS.get(unit or "pt", 1.0)
 
 
+def page_name(document: Mapping) -> str:
+    """The page's size without its orientation: A4 of "A4 landscape"."""
+    return str(document["page"]).split(" ")[0]
+
+
 def page_size(document: Mapping) -> tuple[float, float]:
     """The page's width and height in millimetres, as ``document.page`` names it (A4, A5 landscape, …)."""
     size, _, orientation = str(document["page"]).partition(" ")

@@ -235,11 +235,9 @@ def _mend(html: str, document) -> str | None:
     return str(soup) if changed else None
 
 
-def pdf_bytes(report_html: str, base: Path | None = None) -> bytes:
-    """The rendered report (its HTML) as a PDF; nothing is fetched but ``data:`` URLs and files inside ``base``.
-
-    Raise BuildError naming any table or picture that cannot be set within the page.
-    """
+def layout(report_html: str, base: Path | None = None):
+    """The report laid out for print, its layout mended (see the module's notes): WeasyPrint's document, and the
+    HTML it was laid out from. Raise BuildError naming any table or picture that cannot be set within the page."""
     weasyprint = _weasyprint()
     refused: list[str] = []
     base_url = base.resolve().as_uri() + "/" if base is not None else None
@@ -262,6 +260,15 @@ def pdf_bytes(report_html: str, base: Path | None = None) -> bytes:
             names.append(f"“{caption.group(1)}”" if caption else ident)
         raise BuildError(f"Too wide for the page even in landscape, so the PDF was not written: {'、'.join(names)}. "
                          "Show fewer columns, or shorter labels (columns=… in show_table).")
+    return document, html
+
+
+def pdf_bytes(report_html: str, base: Path | None = None) -> bytes:
+    """The rendered report (its HTML) as a PDF; nothing is fetched but ``data:`` URLs and files inside ``base``.
+
+    Raise BuildError naming any table or picture that cannot be set within the page.
+    """
+    document, _ = layout(report_html, base)
     document.metadata.generator = None  # the tool and its version stay in manifest.json
     document.metadata.created = document.metadata.modified = None
     return document.write_pdf(finisher=_anonymous)

@@ -104,12 +104,12 @@ def document_css(document: dict) -> str:
     """The report's fonts by role and the printed page, from the config's ``document`` settings (after GB/T 9704):
     the page and its margins, the grid (characters a line, lines a page), page numbers at the outside edge."""
     from .fonts import css_families
-    from .page import grid, points
+    from .page import grid, page_name, points
 
     margins = document["margins"]
     char_pitch, line_pitch = grid(document)
     body = points(document["body_size"])
-    size = str(document["page"]).split(" ")[0]
+    size = page_name(document)
     margin = f'{margins["top"]} {margins["right"]} {margins["bottom"]} {margins["left"]}'
     number = ('content: "— " counter(page) " —"; font-size: 14pt; font-family: var(--body-font); '
               "vertical-align: top; padding-top: 7mm;")
@@ -230,7 +230,9 @@ def _break_between_words(soup, element) -> None:
     from bs4 import NavigableString
 
     for text in [t for t in element.find_all(string=True) if isinstance(t, NavigableString) and t.strip()]:
-        chunks = _phrases().parse(str(text)) if len(text) > SHORT else [str(text)]
+        chinese = any("\u2e80" <= c <= "\u9fff" or "\uf900" <= c <= "\uffef" for c in text)
+        # A short label, or a code such as XZ2021-001, stays whole; Chinese text breaks between its words.
+        chunks = _phrases().parse(str(text)) if chinese and len(text) > SHORT else [str(text)]
         for i, chunk in enumerate(chunks):
             if i:  # (between the spans, or WeasyPrint's tables take the whole label as one unbreakable word)
                 text.insert_before(soup.new_tag("wbr"))

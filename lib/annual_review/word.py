@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 from bs4 import BeautifulSoup, Tag
 
-from .page import grid, page_size, text_block
+from .page import grid, page_name, page_size, text_block
 
 PICTURE, CAPTION, TABLE_TEXT = "Picture", "Caption", "Table Text"
 PAGE_NUMBER_PT = 14  # 4号, GB/T 9704 §7.5
@@ -300,22 +300,29 @@ def _ems(text: str) -> float:
     return sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in text)
 
 
-def _table(word, figure: Tag, width_pt: float) -> None:
+def _table(word, figure: Tag, document: Mapping) -> None:
+    """A report table as a Word table sized for print: on a landscape page of its own when even its narrowest
+    layout (figures, dates and codes whole, labels broken only between words) is wider than the text block."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
+    from docx.shared import Pt
 
-    caption = figure.find("caption")
-    if caption:
-        word.add_paragraph(caption.get_text(strip=True), style=CAPTION).paragraph_format.keep_with_next = True
     rows = figure.find_all("tr")
     cells = [[c for c in row.find_all(["th", "td"])] for row in rows]
     texts = [[c.get_text(strip=True) for c in row] for row in cells]
-    columns = max(len(r) for r in texts)
-    table = word.add_table(rows=len(texts), cols=columns, style="Table Grid")
+    portrait, landscape = text_block(document)[0], text_block({**document, "page": f"{page_name(document)} landscape"})[0]
+    least = sum(_least(cells))
+    turned = least > portrait and landscape > portrait
+    if turned:
+        _section(word, document, landscape=True)
+    widths = _widths(cells, landscape if turned else portrait)
+    caption = figure.find("caption")
+    if caption:
+        word.add_paragraph(caption.get_text(strip=True), style=CAPTION).paragraph_format.keep_with_next = True
+    table = word.add_table(rows=len(texts), cols=max(len(r) for r in texts), style="Table Grid")
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    widths = _widths(texts, width_pt)
     # Where a page may break: never after the header or the first row, never before the last two body rows (the
     # 合计 and the two rows above it stay together).
     last = len(texts) - 1
@@ -324,8 +331,7 @@ def _table(word, figure: Tag, width_pt: float) -> None:
     for i, (row, tags) in enumerate(zip(texts, cells)):
         total = "ar-total" in (rows[i].get("class") or [])
         for j, (text, tag) in enumerate(zip(row, tags)):
-            cell = table.cell(i, j)
-            paragraph = cell.paragraphs[0]
+            paragraph = table.cell(i, j).paragraphs[0]
             paragraph.style = word.styles[TABLE_TEXT]
             kind = tag.get("class") or []
             if "ar-num" in kind:
@@ -333,7 +339,7 @@ def _table(word, figure: Tag, width_pt: float) -> None:
             elif tag.name == "th" or "ar-change" in kind:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
             unit = _UNIT.search(text) if tag.name == "th" else None
-            if unit and _ems(text) * TABLE_PT > widths[j] - PADDING:
+            if unit and unit.start() and _ems(text) * TABLE_PT > widths[j] - PADDING:
                 # Too long for its column: the unit goes under the label, whole, never split inside its brackets.
                 paragraph.add_run(text[: unit.start()]).add_break()
                 paragraph.add_run(unit.group())
@@ -344,55 +350,70 @@ def _table(word, figure: Tag, width_pt: float) -> None:
                     run.bold = True
             if i in keep:
                 paragraph.paragraph_format.keep_with_next = True
-    properties = table._tbl.tblPr
     margins = OxmlElement("w:tblCellMar")
     for side, twips in (("top", 40), ("left", 100), ("bottom", 40), ("right", 100)):
         margin = OxmlElement(f"w:{side}")
         margin.set(qn("w:w"), str(twips))
         margin.set(qn("w:type"), "dxa")
         margins.append(margin)
-    properties.append(margins)
+    table._tbl.tblPr.append(margins)
     table.autofit = False
     for j, width in enumerate(widths):
-        from docx.shared import Pt
-
         table.columns[j].width = Pt(width)
         for row in table.rows:
             if j < len(row.cells):
                 row.cells[j].width = Pt(width)
     for row in table.rows:
-        properties = row._tr.get_or_add_trPr()
-        properties.append(OxmlElement("w:cantSplit"))
-    header = table.rows[0]._tr.get_or_add_trPr()  # the header row repeats on every page the table runs over
-    repeat = OxmlElement("w:tblHeader")
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+    repeat = OxmlElement("w:tblHeader")  # the header row repeats on every page the table runs over
     repeat.set(qn("w:val"), "true")
-    header.append(repeat)
+    table.rows[0]._tr.get_or_add_trPr().append(repeat)
     note = figure.find(class_="ar-table-note")
     if note:
         word.add_paragraph(note.get_text(strip=True), style=CAPTION)
+    if turned:
+        _section(word, document, landscape=False)
 
 
-def _widths(cells: list[list[str]], capacity_pt: float) -> list[float]:
-    """Column widths in points: each as wide as its longest text (a label's unit counted apart, as it may go on
-    a line of its own), so figures and short phrases stay on one line; labels wrap when the text block is full."""
+def _words(cell: Tag) -> list[str]:
+    """The pieces a cell's text may be broken into: its words (the report marks them), else the whole text."""
+    marked = [w.get_text() for w in cell.select(".ar-w")]
+    return marked or [cell.get_text(strip=True)]
+
+
+def _least(cells: list[list[Tag]]) -> list[float]:
+    """Each column's narrowest width in points: its widest figure, date, code or single word, with padding."""
     columns = max(len(r) for r in cells)
-    padding = PADDING
+    return [max(max(_ems(word) for word in _words(row[j])) * TABLE_PT + PADDING for row in cells if j < len(row))
+            for j in range(columns)]
 
-    def need(text: str) -> float:
-        unit = _UNIT.search(text)
-        parts = [text[: unit.start()], unit.group()] if unit and unit.start() else [text]
-        return max(_ems(p) for p in parts) * TABLE_PT + padding
 
-    needs = [max(need(r[j]) for r in cells if j < len(r)) for j in range(columns)]
-    whole = [max(_ems(r[j]) * TABLE_PT + padding for r in cells if j < len(r)) for j in range(columns)]
-    widths = [min(w, capacity_pt * 0.6) for w in whole]
-    if sum(widths) > capacity_pt:  # labels break before their unit first, then the widest label wraps
-        widths = [min(w, capacity_pt * 0.6) for w in needs]
-    while sum(widths) > capacity_pt and max(widths) > 4 * TABLE_PT + padding:
-        widest = widths.index(max(widths))
-        widths[widest] -= min(sum(widths) - capacity_pt, widths[widest] - 4 * TABLE_PT - padding)
-    scale = min(1.0, capacity_pt / sum(widths))
-    return [w * scale for w in widths]
+def _widths(cells: list[list[Tag]], capacity_pt: float) -> list[float]:
+    """Column widths in points: each as wide as its text on one line if the text block allows; otherwise the labels
+    and texts give up width (down to their longest word), the figures never."""
+    columns = max(len(r) for r in cells)
+    whole = [max(_ems(row[j].get_text(strip=True)) * TABLE_PT + PADDING for row in cells if j < len(row))
+             for j in range(columns)]
+    least = _least(cells)
+    if sum(whole) <= capacity_pt:
+        return whole
+    if sum(least) >= capacity_pt:  # (only when even a landscape page is too narrow: the PDF refuses such a table)
+        return [w * capacity_pt / sum(least) for w in least]
+    slack = [w - m for w, m in zip(whole, least)]
+    cut = (sum(whole) - capacity_pt) / sum(slack)  # each text column gives up the same share of what it could
+    return [w - s * cut for w, s in zip(whole, slack)]
+
+
+def _section(word, document: Mapping, *, landscape: bool) -> None:
+    """A new page in the given orientation (for a table too wide for the portrait text block), the page otherwise
+    as the document's: margins, grid and page numbers carry over from the section before."""
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+    from docx.shared import Mm
+
+    section = word.add_section(WD_SECTION.NEW_PAGE)
+    width, height = page_size({**document, "page": f"{page_name(document)} landscape"} if landscape else document)
+    section.orientation = WD_ORIENT.LANDSCAPE if width > height else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(width), Mm(height)
 
 
 def _properties(word, title: str, author: str, built: dt.datetime, language: str) -> None:
@@ -507,7 +528,7 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
         elif element.name in ("p", "li"):
             word.add_paragraph(element.get_text(strip=True))
         elif "ar-table" in element.get("class", []):
-            _table(word, element, width_pt)
+            _table(word, element, document)
         elif element.find("img") is not None:
             _picture(word, element.find("img"), width_pt)
             caption = element.find("figcaption")
