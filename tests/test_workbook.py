@@ -120,6 +120,23 @@ def test_the_new_years_report_reports_on_last_years_plans(tmp_path):
     statuses = ["已完成", "推进中", "已完成", "未启动", "推进中", "已完成"]
     follow_up.write_text("\n".join([lines[0], *(f"{line[:-2]},{s},有进展" for line, s in zip(lines[1:], statuses))]) + "\n", encoding="utf-8")
 
+    # Last year's words, carried over and untouched, and the provenance stub: a final build refuses each by name.
+    refused = run_cli("build", "--year", "2021", cwd=project)
+    assert refused.returncode == 2 and "Unfinished text; nothing was published" in refused.stderr
+    narratives = [p for p in sorted((project / "data" / "2021" / "narrative").glob("*.md")) if p.stem != "follow-up"]
+    for path in narratives:  # (follow-up.md is new: its draft sentence counts what the follow-up list says)
+        assert f"{path.relative_to(project)}, line 1: carried over from 2020" in refused.stderr, path.name
+    assert "data/2021/provenance.md, line 1: a stub still to fill in" in refused.stderr
+    assert not (project / "outputs" / "2021").exists()
+    # The author edits the opening, keeps the other parts' wording on purpose, and says where the figures come from.
+    for path in narratives:
+        text = path.read_text(encoding="utf-8")
+        if path.stem == "opening":
+            path.write_text("今年，" + text, encoding="utf-8")
+        else:
+            path.write_text("\n\n".join(p + " {# 保留 #}" for p in text.strip().split("\n\n")) + "\n", encoding="utf-8")
+    (project / "data" / "2021" / "provenance.md").write_text("2021年数据取自本单位登记台账。\n", encoding="utf-8")
+
     result = run_cli("build", "--year", "2021", cwd=project)
 
     assert result.returncode == 0, result.stderr

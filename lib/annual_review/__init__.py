@@ -28,6 +28,7 @@ _EXPORTS = {
     "select": "data",
     "tally": "data",
     "total": "data",
+    "rate": "numbers",
     "show_changes": "elements",
     "show_chart": "elements",
     "show_trends": "elements",

@@ -206,6 +206,8 @@ def build_year(
     jobs = jobs or os.cpu_count() or 1
     own = kernels is None
     env = kernel_environment(config)
+    if not draft:  # a final build publishes only finished text: refused before anything runs or is touched
+        _refuse_unfinished(config, data_dir, year)
     with OutputFolder(out, log=log) as folder, contextlib.ExitStack() as stack:
         if own:
             kernels = stack.enter_context(_Kernels(jobs, config, log=log))
@@ -317,6 +319,15 @@ def _proofread(config: ReportConfig, data_dir: Path, year: int, log) -> None:
         log(f"note: {summary(found)}")
 
 
+def _refuse_unfinished(config: ReportConfig, data_dir: Path, year: int) -> None:
+    from .finished import unfinished
+
+    found = unfinished(config, data_dir, year)
+    if found:
+        raise DataError([f"Unfinished text; nothing was published (有未完成的内容，报告未生成). Finish each, or build a "
+                         f"draft to see them highlighted (--draft):"] + [f"  - {f}" for f in found])
+
+
 def _refuse_personal_data(findings: list) -> None:
     if findings:
         raise DataError(
@@ -403,6 +414,11 @@ def _finish(folder: OutputFolder, year, data_dir, data_prints, known_rows, outli
                                        "(--allow-partial writes one that marks the failed sections).")
         log(summary)
     job = _render_job(outline, year, data_dir, sections, plans, results, out.parent / ".cache", draft, formats)
+    from .render import section_notes
+
+    for section_id, executed in job.executed.items():
+        for note in section_notes(executed):
+            log(f"note: section '{section_id}': {note}")
     started = time.monotonic()
     published = renderer(job) if renderer is not None else render_outputs(job)
     render_seconds = time.monotonic() - started
@@ -464,15 +480,17 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
     from .render import render_report, report_outputs
 
     outline, executed = job.outline, job.executed
-    empty = [s for s in outline.executable_sections() if s.required and s.id in executed and not report_outputs(executed[s.id])]
-    if empty:
-        raise BuildError("Required section(s) showed nothing for the report; it was not published: "
-                         + ", ".join(f"'{s.id}' ({s.notebook.name})" for s in empty))
+    empty = [s for s in outline.executable_sections() if s.id in executed and _required(s) and not _shows(executed[s.id])]
+    if empty and not job.draft:
+        raise BuildError("Required part(s) show nothing; the report was not published (必报内容为空，报告未生成): "
+                         + ", ".join(f"'{outline.heading(s, job.year) or s.id}' ({s.notebook.name})" for s in empty)
+                         + "; write their text, or build a draft (--draft) to see them marked")
+    failed = {**job.failed, **{s.id: UNFINISHED_NOTICE for s in empty}}
     if not outline.allow_personal_data:
         _refuse_personal_data(_report_findings(outline, executed))
     with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
         report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
-                                    failed=job.failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
+                                    failed=failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
         published = {FORMATS["html"]: report_html.encode("utf-8")}
         if "pdf" in job.formats:
             from .pdf import pdf_bytes
@@ -491,6 +509,28 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
 
 
 _RENDERING = threading.Lock()
+UNFINISHED_NOTICE = "本部分尚无内容（必报内容，待填写）"  # in a draft, in place of a required part that shows nothing
+
+
+def _required(section: Section) -> bool:
+    """A part the report may not be published without: ``required: true``, or reporting on one of the 2019 rules'
+    required items."""
+    from .config import REQUIRED_ITEMS
+
+    return section.required or bool(set(section.covers) & (set(REQUIRED_ITEMS) - {"other"}))
+
+
+def _shows(notebook) -> bool:
+    """Whether a section shows a reader anything: a table, a chart, or a narrative with text."""
+    from bs4 import BeautifulSoup
+
+    from .render import report_outputs
+
+    for output in report_outputs(notebook):
+        data = output.get("data", {})
+        if "image/png" in data or BeautifulSoup(data.get("text/html", ""), "html.parser").get_text(strip=True):
+            return True
+    return False
 
 
 PROVENANCE_FILE = "provenance.md"  # data/<year>/provenance.md: where that year's figures come from, for the footer

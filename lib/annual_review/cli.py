@@ -186,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             from .proofing import check_year as copy_warnings
             from .rules import check as rules_check
 
+            from .finished import unfinished
+
             config = load_config(args.config)
             for warning in _parameters_cells(config):
                 print(f"warning: {warning}")
+            unfinished_total = 0
             for year in args.year or [0]:
                 year = resolve_year(args.data_dir, year)
                 for line in rules_check(config, Path(args.data_dir), year):
@@ -197,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
                 for warning in found:
                     print(f"warning: {warning}")
                 print(f"{args.data_dir}/{year}: copy check: {len(found)} line(s) to look at (nothing was changed)")
+                to_finish = unfinished(config, Path(args.data_dir), year)
+                for item in to_finish:
+                    print(f"error: {item}")
+                unfinished_total += len(to_finish)
+                print(f"{args.data_dir}/{year}: {len(to_finish)} unfinished part(s): a final build refuses them "
+                      "(build --draft shows them highlighted)" if to_finish else f"{args.data_dir}/{year}: no unfinished text")
+            if unfinished_total:
+                return 2
         elif args.command == "fonts":
             from .charts import check_glyphs
             from .config import DEFAULT_CONFIG as config_file, load_config

@@ -29,9 +29,20 @@ def _display(data: Mapping[str, object], element: str, extra: Mapping[str, objec
 
 
 def show_narrative(data_dir: str | Path, year: int, section: str, **figures) -> None:
-    """Show ``section``'s narrative for ``year`` with ``figures`` filled in."""
-    body = render_narrative(data_dir, year, section, figures)
+    """Show ``section``'s narrative for ``year`` with ``figures`` filled in (and tell the build what it should know)."""
+    notes: list[str] = []
+    body = render_narrative(data_dir, year, section, figures, notes)
     _display({"text/html": f'<div class="ar-narrative">{body}</div>', "text/plain": section}, "narrative")
+    for note in notes:
+        tell(note)
+
+
+def tell(note: str) -> None:
+    """A note for whoever builds the report (the build prints it); nothing of it enters the report."""
+    _display({"text/plain": note}, NOTE)
+
+
+NOTE = "note"  # the element of an output that only tells the build something
 
 
 def _label_html(label: str) -> str:

@@ -11,7 +11,7 @@ Structure the renderer understands:
   The report numbers headings ((一)、1. …) when it is assembled.
 * ``1. 内容`` – a point, written in the report as 一是内容, 二是内容 …
 
-Filters: more, over, nearly, plain, scaled, cn, percent, months, each (see
+Filters: more, over, nearly, plain, scaled, cn, rate (percent), months, each (see
 :mod:`annual_review.numbers`), and ``change`` for the year before:
 ``{{ loans | change(loans_last_year, "人") }}`` → 较上年增加24人、增长6%; nothing at all in a
 year with no previous figure, so let it write its own punctuation: ``{{ x | change(y, "所", prefix="，") }}``.
@@ -60,7 +60,12 @@ def _escape_markdown(value) -> str:
 
 
 def _finalize(value) -> str:
-    """A placeholder's value as text in the Markdown: escaped, and marked with its source if it came from data."""
+    """A placeholder's value as text in the Markdown: escaped, and marked with its source if it came from data.
+
+    What it says of itself for the build (a share of a whole of 0: what was written instead) is kept as a note."""
+    note = getattr(value, "note", "")
+    if note and getattr(_budget, "notes", None) is not None:
+        _budget.notes.append(note)
     text = _escape_markdown(value)
     register = getattr(_budget, "register", None)
     return provenance.mark(text, value, register) if register is not None else text
@@ -84,6 +89,7 @@ _FILTERS = {  # each passes the sources of the figures it is given on to the wor
         "plain": numbers.plain,
         "cn": numbers.cn_numeral,
         "percent": numbers.percent,
+        "rate": numbers.rate,
         "scaled": numbers.scaled,
         "change": numbers.change,
         "months": numbers.month_span,
@@ -218,10 +224,12 @@ def render_text(template: str, figures: Mapping[str, object], *, source: str = "
     return provenance.unmarked(_render(template, figures, source)[0])
 
 
-def _render(template: str, figures: Mapping[str, object], source: str) -> tuple[str, list[str]]:
-    """The narrative as Markdown, each figure from data marked with its index in the returned list of sources."""
+def _render(template: str, figures: Mapping[str, object], source: str, notes: list | None = None) -> tuple[str, list[str]]:
+    """The narrative as Markdown, each figure from data marked with its index in the returned list of sources;
+    what the build should be told (``notes``) added to ``notes``, each naming ``source``."""
     _refuse_remote(template, source)
     _budget.register = register = []
+    _budget.notes = said = []
     try:
         filled = _fill(_environment.from_string(template), figures)
     except jinja2.TemplateSyntaxError as exc:
@@ -254,7 +262,9 @@ def _render(template: str, figures: Mapping[str, object], source: str) -> tuple[
         line = _error_line(exc)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
     finally:
-        _budget.register = None
+        _budget.register = _budget.notes = None
+    if notes is not None:
+        notes += [f"{source}: {note}" for note in dict.fromkeys(said)]
     return number_points(filled), register
 
 
@@ -307,8 +317,10 @@ def to_html(markdown: str) -> str:
     return _markdown(markdown)
 
 
-def render_narrative(data_dir: str | Path, year: int, section: str, figures: Mapping[str, object]) -> str:
-    """The HTML of ``section``'s narrative for ``year`` with ``figures`` (and ``year``) filled in."""
+def render_narrative(data_dir: str | Path, year: int, section: str, figures: Mapping[str, object],
+                     notes: list | None = None) -> str:
+    """The HTML of ``section``'s narrative for ``year`` with ``figures`` (and ``year``) filled in; what the build should
+    be told about it is added to ``notes``."""
     path = narrative_path(data_dir, year, section)
     tracking.record(path)
     if not path.is_file():
@@ -318,5 +330,33 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     text = path.read_text(encoding="utf-8-sig")
     from .config import narrative_context
 
-    markdown, register = _render(text, {**narrative_context(data_dir, year), **figures}, str(path))
-    return provenance.spans(to_html(markdown), register)
+    text = _mark_unfinished(text, path)
+    markdown, register = _render(text, {**narrative_context(data_dir, year), **figures}, str(path), notes)
+    return _unfinished_class(provenance.spans(to_html(markdown), register))
+
+
+_UNFINISHED = "\ue010"  # put before an unfinished paragraph; becomes class="ar-unfinished" on its block in the HTML
+
+
+def _mark_unfinished(text: str, path: Path) -> str:
+    """The narrative with each unfinished paragraph (a stub; last year's words carried over and not touched) marked,
+    so that a draft shows it highlighted (a final build refuses it before it is ever run)."""
+    from .finished import CARRIED, carried, unfinished_paragraphs
+
+    tracking.record(path.parent / CARRIED)
+    found = unfinished_paragraphs(text, path.name, *carried(path.parent))
+    if not found:
+        return text
+    lines = text.splitlines()
+    for line, _, _ in found:
+        index = line - 1
+        indent = len(lines[index]) - len(lines[index].lstrip())
+        body = lines[index][indent:]
+        lead = re.match(r"(?:#{1,6}\s+|\d+[.、]\s+)?", body).group()
+        lines[index] = lines[index][:indent] + lead + _UNFINISHED + body[len(lead):]
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+def _unfinished_class(markup: str) -> str:
+    return re.sub(rf'<(p|h\d|li)((?: [^>]*)?)>([^<]*?){_UNFINISHED}', r'<\1\2 class="ar-unfinished">\3',
+                  markup).replace(_UNFINISHED, "")

@@ -120,7 +120,7 @@ def figure_text(value, unit: str = "", money: str | None = None) -> str:
 
 
 def labelled(label: str, unit: str) -> str:
-    """A column or row label with its unit said once, as shown: 资助金额（元）; 资助人次 (its unit is its last word);
+    """A column or row label with its unit said once, as shown: 资助金额（元）; 资助人次 (its last word is its unit);
     （元） becomes （万元） where the document writes money in 万元."""
     if not unit:
         return label
@@ -128,7 +128,7 @@ def labelled(label: str, unit: str) -> str:
     bracket = BRACKETED.search(label)
     if bracket:
         return label[: bracket.start()] + f"（{shown}）" if bracket.group(1) in (unit, shown) else label
-    if label.endswith((unit, shown)):
+    if len(unit) > 1 and label.endswith((unit, shown)):  # 资助人次 says 人次; but 案件 does not say 件
         return label
     return f"{label}（{shown}）"
 
@@ -136,12 +136,90 @@ def labelled(label: str, unit: str) -> str:
 BRACKETED = re.compile(r"[（(]([^（）()]{1,12})[）)]$")
 
 
-def percent(part: Real, whole: Real, digits: int = 1) -> str:
-    """A share as reports write it: percent(1, 8) → "12.5%"; trailing zeros dropped."""
+def _percent_text(value: float, digits: int, whole: bool = False) -> str:
+    """``value`` per cent to ``digits`` places, trailing zeros dropped; never 100 unless ``whole`` (the part is all
+    of it), never 0 for a part that is not nothing."""
+    text = f"{value:.{digits}f}"
+    if not whole and float(text) >= 100 and value < 100:  # 99.97 is not all of it: 99.9, not 100
+        text = f"{math.floor(value * 10**digits) / 10**digits:.{digits}f}"
+    while value > 0 and float(text) == 0 and digits < 6:  # 0.03, not 0
+        digits += 1
+        text = f"{value:.{digits}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
+class Share:
+    """A part of a whole (this year's, and last year's where there is one), as reports write it: 12.5%.
+
+    ``{{ share }}`` writes this year's; ``{{ share | change }}`` the change in percentage points
+    (较上年提高1.2个百分点). Made by :func:`rate`.
+    """
+
+    narrative_fields = ("now", "last", "change")
+
+    def __init__(self, now: float | None, last: float | None, text: str, last_text: str, digits: int, note: str = ""):
+        self.now, self.last, self._text, self._last_text, self.digits, self.note = now, last, text, last_text, digits, note
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Share({self._text!r})"
+
+    @property
+    def change(self) -> str:
+        """This year's share against last year's in percentage points: 较上年提高1.2个百分点 / 降低… / 与上年持平."""
+        if self.now is None or self.last is None:
+            return ""
+        points = round((self.now - self.last) * 100, self.digits)
+        if points == 0:
+            return "与上年持平"
+        shown = f"{abs(points):.{self.digits}f}".rstrip("0").rstrip(".")
+        return f"较上年{'提高' if points > 0 else '降低'}{shown}个百分点"
+
+
+def _share(part, whole, digits: int, may_exceed: bool, zero: str, what: str) -> tuple[float | None, str, str]:
+    """(fraction, text, note) of one part and whole."""
+    for value in (part, whole):
+        if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+            raise ValueError(f"{what} takes numbers or figures, not {value!r}")
+    if part < 0 or whole < 0:
+        raise ValueError(f"{what}: a share cannot be negative ({part} of {whole}); check the figures it is made of")
     if whole == 0:
-        raise ValueError("percent: the whole is zero, so there is no share to state")
-    text = f"{100 * part / whole:.{digits}f}".rstrip("0").rstrip(".")
-    return text + "%"
+        return None, zero, f"{what}: the whole is 0, so there is no share of it; " + (
+            f"wrote “{zero}” instead" if zero else "nothing was written (give words for it: zero=\"…\")")
+    if part > whole and not may_exceed:
+        raise ValueError(f"{what}: the part ({part}) is more than the whole ({whole}), which a share cannot be; if it may "
+                         "be (a rate of more than 100%), say so: may_exceed=True")
+    return part / whole, _percent_text(100 * part / whole, digits, whole=part == whole), ""
+
+
+def rate(part, whole, digits: int = 1, *, may_exceed: bool = False, zero: str = "") -> Share:
+    """``part`` as a share of ``whole``: rate(1, 8) → 12.5%; numbers or figures (ar.figure gives this year's and last
+    year's, and so does the share).
+
+    A part below the whole is never written 100% (2999 of 3000 → 99.9%), a part above it is refused unless
+    ``may_exceed`` (then 102.4%), a negative share is refused, and a whole of 0 gives ``zero`` (the author's words;
+    by default nothing) and a note instead of stopping the build.
+    """
+    def now_and_last(value):
+        if hasattr(value, "narrative_fields") and hasattr(value, "now"):
+            return value.now, value.last
+        return value, None
+
+    part_now, part_last = now_and_last(part)
+    whole_now, whole_last = now_and_last(whole)
+    now, text, note = _share(part_now, whole_now, digits, may_exceed, zero, "rate")
+    last, last_text = None, ""
+    if part_last is not None and whole_last is not None:
+        last, last_text, _ = _share(part_last, whole_last, digits, may_exceed, zero, "rate (last year)")
+    return Share(now, last, text, last_text, digits, note)
+
+
+def percent(part: Real, whole: Real, digits: int = 1) -> str:
+    """A share as reports write it: percent(1, 8) → "12.5%" (see :func:`rate`: never 100% below the whole, never
+    more than the whole, never negative, a whole of 0 writing nothing)."""
+    return str(rate(part, whole, digits))
 
 
 def month_span(months: list[int] | set[int]) -> str:
@@ -198,6 +276,6 @@ def change(
     else:
         difference = f"{plain(abs(now - before), scale)}{unit}"
     phrase = f"{lead}{verb}{difference}"
-    if before:
-        phrase += f"、{rate_verb}{percent(abs(now - before), before, digits)}"
+    if before:  # (a growth rate may pass 100%: 增长150%)
+        phrase += f"、{rate_verb}{_percent_text(100 * abs(now - before) / before, digits)}"
     return prefix + phrase

@@ -18,6 +18,8 @@ from .exceptions import ConfigError
 from .store import write_atomic
 
 OUTLINES = ("three-part", "five-item")
+FOLLOW_UP_HEADING = "上年度工作措施落实情况"
+NOTEBOOKS = ("narrative.ipynb", "register.ipynb", "follow-up.ipynb")
 TEMPLATES = resources.files("annual_review") / "templates" / "project"
 
 # (section id, heading, what it covers, what its narrative should say)
@@ -84,6 +86,8 @@ def _config(body: str, outline: str) -> str:
                       "      - heading: 行政执法", "        notebook: register.ipynb", "        parameters: {section: enforcement}"]
         else:
             lines += ["    notebook: narrative.ipynb", f"    parameters: {{section: {key}}}"]
+        if key == "measures":  # what became of last year's plans: from the second year on (new-year carries them)
+            lines += [f'  - heading: "{FOLLOW_UP_HEADING}"', "    notebook: follow-up.ipynb", "    requires: follow_up"]
     return "\n".join(lines) + "\n"
 
 
@@ -105,18 +109,20 @@ def init(folder: str | Path, body: str, outline: str = "five-item", year: int | 
                      f"case_no,decided_on,kind\nEX-{year}-001,{year}-03-02,行政许可\nEX-{year}-002,{year}-05-18,行政处罚\n"
                      f"EX-{year}-003,{year}-09-07,行政检查\n"),
         write_atomic(folder / "data" / str(year) / "provenance.md",
-                     f"{year}年数据为初始示例（annual-review init 生成），请换成本单位的登记表后再发布。\n"),
+                     f"【待填写：各登记表的数据来源】{year}年数据为初始示例（annual-review init 生成），请换成本单位的登记表。\n"),
     ]
     for key, heading, _, guidance in parts:
-        # What the part should contain, as a comment the report never shows ({# … #}), then a line to replace.
-        stub = f"{{# {heading.format(year=year, next_year=year + 1)}：{guidance} #}}\n{{{{ body }}}}{{{{ year }}}}年……（请在此填写）。\n"
+        # What the part should contain, as a comment the report never shows ({# … #}), then a line to replace: a
+        # final build refuses the 【待填写】 mark until it is replaced (a draft shows it highlighted).
+        stub = (f"{{# {heading.format(year=year, next_year=year + 1)}：{guidance} #}}\n"
+                f"{{{{ body }}}}{{{{ year }}}}年【待填写：本部分的内容】。\n")
         if key == "plans":
-            stub = f"{{# {guidance} #}}\n1. ……（第一项安排）\n2. ……（第二项安排）\n"
+            stub = f"{{# {guidance} #}}\n1. 【待填写：第一项安排】\n2. 【待填写：第二项安排】\n"
         written.append(write_atomic(folder / "data" / str(year) / "narrative" / f"{key}.md", stub))
     written.append(write_atomic(folder / "data" / str(year) / "narrative" / "enforcement.md",
                                 "全年办结行政执法案件{{ decided }}件{{ decided | change(prefix=\"，\") }}，其中行政处罚案件"
                                 "{{ penalties }}件。\n"))
-    for notebook in ("narrative.ipynb", "register.ipynb"):
+    for notebook in NOTEBOOKS:
         written.append(write_atomic(folder / "notebooks" / notebook, (TEMPLATES / notebook).read_bytes()))
     written.append(write_atomic(folder / "README.md", _readme(body, outline, year)))
     (folder / "outputs").mkdir(exist_ok=True)
@@ -140,5 +146,9 @@ annual-review new-year {year + 1}                # start data/{year + 1}/ from {
 - `data/<year>/narrative/*.md` — each part's text; the comment at the top of each stub says what it should contain.
 - `data/<year>/provenance.md` — where that year's figures come from; the report's footer repeats it.
 - `notebooks/narrative.ipynb` shows a part of text only; `notebooks/register.ipynb` a register's figures, table and
-  chart (copy it for another register).
+  chart (copy it for another register); `notebooks/follow-up.ipynb` what became of last year's plans (from the
+  second year on: `new-year` carries the plans into `follow_up.csv`).
+- A final build refuses text still marked 【待填写】, a required part left empty, and last year's paragraphs that
+  `new-year` carried over and no one has edited or marked `{{# 保留 #}}`; `annual-review build --draft` builds them
+  highlighted, and `annual-review check` lists them.
 """

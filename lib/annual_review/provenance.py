@@ -75,12 +75,15 @@ def carrying(function):
     """A narrative filter whose words keep the sources of the figures given to it.
 
     A figure of this year and last (:class:`annual_review.data.Indicator`) is read as this
-    year's value, but by ``change`` with nothing else given as this year's against last's.
+    year's value, but by ``change`` with nothing else given as this year's against last's (a share's
+    change in percentage points), and by ``rate`` as both years'.
     """
     def sourced(*args, **kwargs):
-        if args and hasattr(args[0], "narrative_fields") and hasattr(args[0], "now"):
+        if args and hasattr(args[0], "narrative_fields") and hasattr(args[0], "now") and function.__name__ != "rate":
             indicator, rest = args[0], args[1:]
             if function.__name__ == "change" and not rest and "before" not in kwargs:
+                if not hasattr(indicator, "unit"):  # a share: its change is in percentage points
+                    return SourcedText(indicator.change, sources_of(indicator.now, indicator.last))
                 args = (indicator.now, indicator.last, kwargs.pop("unit", indicator.unit))
             else:
                 args = (indicator.now, *rest)

@@ -20,7 +20,7 @@ import nbformat
 from bs4 import BeautifulSoup
 
 from .config import ReportConfig, Section, heading_number
-from .elements import MARKER
+from .elements import MARKER, NOTE
 from .fonts import embedded_font_css
 from .store import CONTENT_SECURITY_POLICY
 
@@ -41,15 +41,22 @@ class _Counter:
         return heading_number(self.numbering, level, self.counts[level])
 
 
+def _marked(notebook: nbformat.NotebookNode):
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "display_data" and MARKER in output.get("metadata", {}):
+                    yield output
+
+
 def report_outputs(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The outputs a section notebook showed for the report, in order."""
-    return [
-        copy.deepcopy(output)
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "display_data" and MARKER in output.get("metadata", {})
-    ]
+    return [copy.deepcopy(o) for o in _marked(notebook) if o["metadata"][MARKER].get("element") != NOTE]
+
+
+def section_notes(notebook: nbformat.NotebookNode) -> list[str]:
+    """What a section told the build (:func:`annual_review.elements.tell`), for the build to print."""
+    return [str(o.get("data", {}).get("text/plain", "")) for o in _marked(notebook) if o["metadata"][MARKER].get("element") == NOTE]
 
 
 def _number_narrative(output, section: Section, counter: _Counter, anchor_prefix: str) -> None:
@@ -85,7 +92,8 @@ def assemble(
             toc.append(heading)
         if section.id in (failed or {}):
             notice = html.escape(failed[section.id])
-            outputs = [nbformat.v4.new_output("display_data", data={"text/html": f'<p class="ar-failed" role="alert">{notice}</p>'},
+            kind = "ar-unfinished" if "待填写" in failed[section.id] else "ar-failed"
+            outputs = [nbformat.v4.new_output("display_data", data={"text/html": f'<p class="{kind}" role="alert">{notice}</p>'},
                                               metadata={MARKER: {"element": "failure"}})]
         else:
             outputs = report_outputs(executed[section.id]) if section.notebook else []

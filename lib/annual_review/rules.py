@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 from .config import REQUIRED_ITEMS, ReportConfig
+from .finished import says_nothing
 from .paths import year_dir
 
 OPTIONAL_ITEMS = {"other"}  # 其他需要报告的情况: only when there is something else to report
@@ -72,4 +73,4 @@ def _has_content(section, data_dir: Path, year: int) -> bool:
     if name is None:
         return True  # a notebook of its own: its tables and charts are its content
     narrative = year_dir(data_dir, year) / "narrative" / f"{name}.md"
-    return narrative.is_file() and bool(narrative.read_text(encoding="utf-8-sig").strip())
+    return narrative.is_file() and not says_nothing(narrative.read_text(encoding="utf-8-sig"))

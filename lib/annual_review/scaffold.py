@@ -1,19 +1,22 @@
 """Starting a new year's folder from the last one: ``annual-review new-year Y``.
 
-Year Y gets last year's narrative as a starting draft, every register emptied to
-its header (in the same form, CSV or workbook, that last year used), and a
-follow-up list of last year's next-step measures with a status for each to fill in.
+Year Y gets last year's narrative as a starting draft (each paragraph recorded, so a final
+build can tell the ones no one has touched since), every register emptied to its header (in
+the same form, CSV or workbook, that last year used), and a follow-up list of last year's
+next-step measures with a status for each to fill in.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
 from .data import workbook_path, year_dir, year_workbook
 from .exceptions import DataError
+from .finished import CARRIED, record_carried
 from .narrative import POINT, narrative_path
 from .schemas import declarations
 from .store import write_atomic
@@ -36,8 +39,8 @@ def plan_items(markdown: str) -> list[str]:
     return items or [m["text"] for m in map(POINT.match, lines) if m and m["text"]]
 
 
-PROVENANCE_STUB = ("{year}年数据：请写明各登记表的数据来源（例如：取自本单位登记台账，截至{next_year}年1月31日；"
-                   "或：已公开发布的数字）。\n")
+PROVENANCE_STUB = ("【待填写：{year}年各登记表的数据来源（例如：取自本单位登记台账，截至{next_year}年1月31日；"
+                   "或：已公开发布的数字）】\n")
 
 
 def plans_narrative(config) -> str | None:
@@ -68,9 +71,14 @@ def new_year(data_dir: str | Path, year: int, *, plans: str | None = None, follo
     specs = declarations(data_dir).tables
     plans = plans or plans_narrative(config) or "next-steps"
     written: list[Path] = []
+    carried: dict[str, str] = {}
     for draft in sorted((previous / "narrative").glob("*.md")):
         if draft.stem != FOLLOW_UP_NARRATIVE:
             written.append(write_atomic(target / "narrative" / draft.name, draft.read_bytes()))
+            carried[draft.name] = draft.read_text(encoding="utf-8-sig")
+    if carried:  # what was copied, paragraph by paragraph: a final build refuses what is still word for word the same
+        record = record_carried(target / "narrative", year - 1, carried)
+        written.append(write_atomic(target / "narrative" / CARRIED, json.dumps(record, ensure_ascii=False, indent=1)))
 
     plans_file = narrative_path(data_dir, year - 1, plans)
     items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
