@@ -47,18 +47,32 @@ def test_a_new_body_goes_from_init_to_a_two_year_report_with_one_config(tmp_path
     result = run_cli("init", str(root), "--body", "某某县教育局", "--outline", outline, "--year", "2023")
     assert result.returncode == 0, result.stderr
     second_year(root)
-    result = run_cli("build", "--all", "--format", "html", cwd=root)
+    # Its stubs are not a report: a final build refuses every one, by file and line; a draft builds them marked.
+    final = run_cli("build", "--all", "--format", "html", cwd=root)
+    assert final.returncode == 2 and "Unfinished text; nothing was published" in final.stderr
+    stubs = ["measures", "shortcomings", "plans"] + (["leaders_duty", "other"] if outline == "five-item" else [])
+    for year in (2023, 2024):
+        for stub in stubs:
+            assert f"data/{year}/narrative/{stub}.md, line 2: a stub still to fill in: “【待填写" in final.stderr, (year, stub)
+        assert f"data/{year}/provenance.md, line 1: a stub still to fill in" in final.stderr
+    assert not (root / "outputs" / "2023" / "report.html").exists()
+    result = run_cli("build", "--all", "--format", "html", "--draft", cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     html = {year: (root / "outputs" / str(year) / "report.html").read_text(encoding="utf-8") for year in (2023, 2024)}
+    follow_up = "上年度工作措施落实情况"  # from the second year on: new-year carried 2023's plans into follow_up.csv
     if outline == "five-item":
         assert headings(html[2023]) == FIVE
-        assert headings(html[2024]) == [h.replace("2024年", "2025年").replace("2023年", "2024年") for h in FIVE]
+        later = [h.replace("2024年", "2025年").replace("2023年", "2024年") for h in FIVE]
+        assert headings(html[2024]) == later[:2] + [f"二、{follow_up}"] + [
+            f"{n}{h.split('、', 1)[1]}" for n, h in zip(["三、", "四、", "五、", "六、"], later[2:])]
     else:
         assert headings(html[2023]) == ["一、主要工作措施和成效", "（一）行政执法", "二、主要存在问题", "三、下一阶段工作措施"]
+        assert headings(html[2024]) == ["一、主要工作措施和成效", "（一）行政执法", f"二、{follow_up}", "三、主要存在问题",
+                                        "四、下一阶段工作措施"]
     text = squash(visible_text(html[2024]))
     # 3 cases in 2023 (the example rows), 2 in 2024: 减少1件、下降33.3%.
     assert "全年办结行政执法案件2件，较上年减少1件、下降33.3%，其中行政处罚案件1件。" in text
-    assert "某某县教育局2024年……" in text  # {{ body }} in the stubs
+    assert '<p class="ar-unfinished">某某县教育局2024年【待填写：本部分的内容】。</p>' in html[2024]  # {{ body }} in the stub
     assert "某某县教育局2024年法治政府建设年度报告" in text
 
 
@@ -91,12 +105,15 @@ def test_check_on_the_seed_warns_that_leaders_duty_is_missing():
     assert "reminder: the 2020 report must be published before 1 April 2021 (by 2021-03-31;" in result.stdout
 
 
-def test_check_on_a_five_item_project_is_clean(tmp_path):
+def test_check_on_a_five_item_project_finds_every_item_covered_and_every_stub(tmp_path):
     root = tmp_path / "body"
     assert run_cli("init", str(root), "--body", "某局", "--year", "2023").returncode == 0
     result = run_cli("check", "--year", "2023", cwd=root)
-    assert result.returncode == 0
-    assert [line for line in result.stdout.splitlines() if line.startswith("warning")] == []
+    assert result.returncode == 2  # its stubs are not finished text
+    assert [line for line in result.stdout.splitlines() if line.startswith("warning")] == []  # the 2019 rules: covered
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error")]
+    assert len(errors) == 6  # five parts' stubs and the provenance note's
+    assert all("a stub still to fill in: “【待填写" in line for line in errors)
 
 
 def test_an_empty_required_item_is_named(tmp_path):

@@ -87,8 +87,8 @@ def test_a_missing_column_names_the_expected_header(data_dir):
     with pytest.raises(DataError) as caught:
         data.load_table(data_dir, 2020, "student_loans")
     message = str(caught.value)
-    assert "missing column 'study_level'" in message
-    assert "column 'level'" in message and "did you mean 'study_level'" in message
+    assert "missing column 「学历层次」" in message
+    assert "column C「level」" in message and "did you mean 'study_level'" in message
 
 
 def test_duplicate_keys_are_reported(data_dir):

@@ -185,7 +185,7 @@ def test_an_office_register_saved_by_libreoffice_reads_right(data_dir, capsys, f
     assert len(aid) == 48 and aid["kindergarten"].value_counts().eq(4).all()  # names filled down, 合计 left out
     for note in ("row 1 above the header (row 2) skipped: '2020年学前教育资助发放登记表'",
                  "column F '备注' holds notes; kept out of the data",
-                 "column A (kindergarten) has 12 blocks of merged cells",
+                 "column A「幼儿园」 has 12 blocks of merged cells",
                  "row 6 hidden", "row 51 (合计) equals the sum of rows 3–50; left out of the data",
                  "hidden sheet 'preschool_aid' not read"):
         assert note in output, note
@@ -222,7 +222,7 @@ def test_category_cells_merged_down_rows_are_filled(data_dir, capsys):
     aid_workbook(data_dir, merged)
     output = aid_read_whole(data_dir, capsys)
     assert data.load_table(data_dir, YEAR, "preschool_aid")["term"].iloc[1] == "春季学期"
-    assert "column B (term) has 1 block of merged cells (B2:B3)" in output
+    assert "column B「term」学期 has 1 block of merged cells (B2:B3)" in output
 
 
 def _total_row(children: int, amount: int):
@@ -242,8 +242,9 @@ def test_a_total_row_that_does_not_add_up_is_refused(data_dir, capsys):
     aid_workbook(data_dir, _total_row(2600, 697530))
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert (f"tables.xlsx, sheet '{AID}', row 50, column 'children': '2600': 合计行与所加各行之和不符：rows 2–49 之和为 2618"
-            in output)
+    # Which row was taken as the total, and which rows were added: the clerk can tell a wrong figure from a wrong label.
+    assert (f"tables.xlsx, sheet '{AID}', row 50, column D「children」资助人次: '2600': 合计行与所加各行之和不符："
+            "第50行“合计”为 2600，而第2–49行（48行数据）之和为 2618") in output
 
 
 def test_subtotals_are_checked_against_their_own_rows(data_dir, capsys):
@@ -262,7 +263,7 @@ def test_excel_error_values_are_refused_in_any_column(data_dir, capsys, value):
     aid_workbook(data_dir, lambda book, sheet: sheet.cell(row=3, column=1, value=value))
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert f"sheet '{AID}', row 3, column 'kindergarten': '{value}': Excel 错误值" in output
+    assert f"sheet '{AID}', row 3, column A「kindergarten」幼儿园: '{value}': Excel 错误值" in output
 
 
 @pytest.mark.parametrize("fixture", ["errors.xls", "errors.ods"])
@@ -271,7 +272,7 @@ def test_error_values_saved_by_libreoffice_are_refused(data_dir, capsys, fixture
     (folder(data_dir) / "student_loans.csv").unlink()
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert f"sheet '{LOANS}', row 5, column 'study_level': '#N/A': Excel 错误值" in output
+    assert f"sheet '{LOANS}', row 5, column C「学历层次」: '#N/A': Excel 错误值" in output
 
 
 def test_a_date_written_as_an_excel_serial_number_gets_a_hint(data_dir, capsys):
@@ -284,7 +285,7 @@ def test_a_date_written_as_an_excel_serial_number_gets_a_hint(data_dir, capsys):
     book.save(folder(data_dir) / "tables.xlsx")
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert "row 3, column 'handled_on': '43864': 像是 Excel 的日期序号：43864 = 2020-02-03" in output
+    assert "row 3, column B「handled_on」办理日期: '43864': 像是 Excel 的日期序号：43864 = 2020-02-03" in output
     assert "format the cell as a date" in output
 
 
@@ -326,7 +327,7 @@ def test_a_notes_column_is_kept_out_and_can_be_named_in_tables_yml(data_dir, cap
     lines = path.read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join([lines[0] + ",说明", *(line + ",已核对" for line in lines[1:])]) + "\n", encoding="utf-8")
     code, output = validate(data_dir, capsys)
-    assert code == 2 and "column '说明'" in output and "or a notes column: 备注" in output  # not declared: refused
+    assert code == 2 and "column E「说明」" in output and "or a notes column: 备注" in output  # not declared: refused
     declarations = data_dir / "tables.yml"
     declarations.write_text(declarations.read_text(encoding="utf-8").replace(
         "    key: [loan_no]\n", "    key: [loan_no]\n    notes: [备注, 说明]\n"), encoding="utf-8")
@@ -388,5 +389,5 @@ def test_cross_checks_run_even_when_the_register_has_other_problems(data_dir, ca
     path.write_text(path.read_text(encoding="utf-8") + "EXTRA-1,2020-13-01,本科,8000\n", encoding="utf-8")  # a bad date too
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert "row 426, column 'handled_on': '2020-13-01'" in output
+    assert "row 426, column B「handled_on」办理日期: '2020-13-01'" in output
     assert "主要指标汇总 第5行 助学贷款办理人数 = 424，但生源地信用助学贷款办理登记 共 425 行（该表另有问题" in output

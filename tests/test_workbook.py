@@ -100,7 +100,7 @@ def test_new_year_starts_from_last_year(data_dir):
     # The statuses are for staff to fill in: until they do, validation says so, row by row.
     result = run_cli("validate", "--year", "2021", "--data-dir", str(data_dir))
     assert result.returncode == 2
-    assert "follow_up.csv, row 2, column 'status'" in result.stderr and "已完成、推进中、未启动" in result.stderr
+    assert "follow_up.csv, row 2, column B「status」落实情况" in result.stderr and "已完成、推进中、未启动" in result.stderr
     # And it never overwrites a year that exists.
     again = run_cli("new-year", "2021", "--data-dir", str(data_dir))
     assert again.returncode == 2 and "already exists" in again.stderr

@@ -21,7 +21,7 @@ import pandas as pd
 from . import provenance, tracking
 from .exceptions import DataError
 from .paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
-from .layout import _letters, lay_out
+from .layout import lay_out, normalise
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
                       Workbook, copy_name, open_workbook, read_csv)
@@ -149,6 +149,7 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
     cells = {col.name: [] for col in spec.columns}
     unconvertible: set[tuple[int, str]] = set()
     width = len(layout.columns)
+    where = {col.name: layout.column(col.name, spec) for col in spec.columns}  # D「资助人次」, as the clerk sees it
     for i, (n, values) in enumerate(rows):
         by_name = {name: (values[j] if j < len(values) else "") for j, name in enumerate(layout.columns) if name}
         for j, extra in enumerate(values):
@@ -156,13 +157,18 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
                 column = layout.columns[j] if j < width else None
                 problems.append(Problem(raw.file, "Excel 错误值：公式出错，请改正公式或填入数值 (an Excel error value: the "
                                                   "formula behind it failed; fix it or type the value)",
-                                        sheet=raw.sheet, row=n, column=column or _letters(j), value=extra.strip(_SPACES)))
+                                        sheet=raw.sheet, row=n, column=where[column] if column else layout.position(j),
+                                        value=extra.strip(_SPACES)))
                 if column:
                     unconvertible.add((i, column))
                     by_name[column] = ""
             elif j >= width and extra.strip(_SPACES):
                 problems.append(Problem(raw.file, "此单元格在标题行之外：没有列名 (a value beyond the last named column)",
-                                        sheet=raw.sheet, row=n, value=extra))
+                                        sheet=raw.sheet, row=n, column=layout.position(j), value=extra))
+            elif layout.columns[j] is None and j not in layout.notes_columns and extra.strip(_SPACES):
+                problems.append(Problem(raw.file, "此列没有列名：请填写列名或删除此值 (a value under a column with no header: "
+                                                  "name the column, or remove the value)",
+                                        sheet=raw.sheet, row=n, column=layout.position(j), value=extra))
         for col in spec.columns:
             text = by_name.get(col.name, "").strip(_SPACES)
             if (i, col.name) in unconvertible:
@@ -172,7 +178,7 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
                 cells[col.name].append(None)
                 if col.required_in(year):
                     problems.append(Problem(raw.file, f"必填，不能为空；{col.expectation()} (required)",
-                                            sheet=raw.sheet, row=n, column=col.name))
+                                            sheet=raw.sheet, row=n, column=where[col.name]))
                     unconvertible.add((i, col.name))
                 continue
             if col.numeric:
@@ -185,7 +191,7 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
                 value = text
             if value is None:
                 problems.append(Problem(raw.file, _date_hint(text) if col.type == "date" else col.expectation(),
-                                        sheet=raw.sheet, row=n, column=col.name, value=text))
+                                        sheet=raw.sheet, row=n, column=where[col.name], value=text))
                 unconvertible.add((i, col.name))
             cells[col.name].append(value)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in cells.items()})
@@ -194,8 +200,8 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
             frame[col.name] = pd.to_datetime(frame[col.name])
         elif col.numeric:
             frame[col.name] = pd.to_numeric(frame[col.name]).astype("float64")
-    problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible)
-    total_problems, total_notes = _check_totals(layout, frame, spec, raw)
+    problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where)
+    total_problems, total_notes = _check_totals(layout, frame, spec, raw, where)
     return Read(_final(frame, spec), problems + total_problems, notes + total_notes, row_numbers=row_numbers)
 
 
@@ -212,11 +218,13 @@ def _date_hint(text: str) -> str:
     return expected
 
 
-def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable) -> tuple[list[Problem], list[str]]:
-    """A 合计/小计 row equal to the sum of the rows it adds up is left out, with a note; one that is not, refused."""
+def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, where: dict) -> tuple[list[Problem], list[str]]:
+    """Each subtotal and total row against the rows it adds up: left out of the data with a note when it agrees; a
+    problem that says which rows were added and which row was taken as the total when it does not."""
     problems, notes = [], []
     numeric = [c for c in spec.columns if c.numeric]
-    for n, cells, word, start, end in layout.totals:
+    subtotals = [t for t in layout.totals if t[3] == "小计"]
+    for n, cells, label, kind, start, end in layout.totals:
         by_name = {name: (cells[j] if j < len(cells) else "") for j, name in enumerate(layout.columns) if name}
         compared, wrong = 0, []
         for col in numeric:
@@ -227,18 +235,34 @@ def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable) -
             compared += 1
             if stated is None or abs(stated - added) > 1e-9 * max(1.0, abs(added)):
                 wrong.append((col, text, added))
-        span = f"rows {layout.rows[start][0]}–{layout.rows[end - 1][0]}" if end > start else "no rows"
+        rows = [layout.rows[i][0] for i in range(start, end)]
+        span = (f"第{_ranges(rows)}行" if rows else "没有数据行")
+        span_en = f"rows {_ranges(rows)}" if rows else "no data rows"
+        left_out = [m for m, *_ in subtotals if rows and rows[0] < m < rows[-1]] if kind == "合计" else []
         for col, text, added in wrong:
-            problems.append(Problem(raw.file, f"{word}行与所加各行之和不符：{span} 之和为 {_shown(added)} "
-                                              f"(a {word} row that does not equal the sum of {span}: {_shown(added)})",
-                                    sheet=raw.sheet, row=n, column=col.name, value=text))
+            subtotal_sum = sum(_number(str(c[j] if j < len(c) else "")) or 0 for _, c, *_ in subtotals
+                               for j, name in enumerate(layout.columns) if name == col.name) if kind == "合计" else None
+            also = (f"；各小计行之和为 {_shown(subtotal_sum)}" if subtotals and subtotal_sum is not None else "")
+            problems.append(Problem(raw.file, (
+                f"{kind}行与所加各行之和不符：第{n}行“{label}”为 {text}，而{span}（{len(rows)}行数据）之和为 {_shown(added)}{also}"
+                f"{'（小计行 ' + _ranges(left_out) + ' 未计入）' if left_out else ''} "
+                f"(taken as the {'subtotal' if kind == '小计' else 'total'}: row {n} '{label}'; added: {span_en}, "
+                f"{_shown(added)}; either a row above is wrong, or row {n} is not a {kind})"),
+                sheet=raw.sheet, row=n, column=where.get(col.name, col.name), value=text))
         if not wrong:
-            notes.append(f"{raw.where}: row {n} ({word}) "
-                         + (f"equals the sum of {span}; left out of the data" if compared else "left out of the data"))
+            named = label if normalise(label) == kind else f"{label}, a {kind}"
+            notes.append(f"{raw.where}: row {n} ({named}) "
+                         + (f"equals the sum of {span_en}; left out of the data" if compared else "left out of the data"))
     return problems, notes
 
 
-def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list[Problem]:
+def _ranges(numbers: list[int]) -> str:
+    from .layout import _ranges as ranges
+
+    return ranges(numbers)
+
+
+def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: dict) -> list[Problem]:
     import pandera.errors
 
     try:
@@ -271,7 +295,8 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible) -> list
             message = col.expectation()
         else:
             message = check
-        problems.append(Problem(raw.file, message, sheet=raw.sheet, row=row, column=column, value=_shown(case.failure_case)))
+        problems.append(Problem(raw.file, message, sheet=raw.sheet, row=row, column=where.get(column, column),
+                                value=_shown(case.failure_case)))
     # A key repeated on n rows yields one message per row: keep them, but each row once.
     return list(dict.fromkeys(problems))
 

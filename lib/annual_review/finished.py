@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import year_dir
+from .paths import shown, year_dir
 
 # The fill-in marks the toolkit's stubs carry (init, new-year), and the ones offices write by hand.
 STUB = re.compile(r"【待填写[^】]*】|（请在此填写[^）]*）|……（[^）\n]{0,30}）")
@@ -38,7 +38,7 @@ class Unfinished:
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.file}, line {self.line}: {self.what}; {self.fix}"
+        return f"{shown(self.file)}, line {self.line}: {self.what}; {self.fix}"
 
 
 def paragraphs(text: str) -> list[tuple[int, str]]:

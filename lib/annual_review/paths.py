@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from .exceptions import DataError
-from .sources import WORKBOOK
+from .sources import WORKBOOK, shown  # noqa: F401 - shown: public here too
 
 _YEAR = re.compile(r"^\d{4}$")
 

@@ -34,6 +34,14 @@ ERROR_VALUES = ("#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM
 _XLS_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 0x1D: "#NAME?", 0x24: "#NUM!", 0x2A: "#N/A"}
 
 
+def shown(file: str | Path) -> str:
+    """A file as messages name it: relative to the working folder (the project) when inside it."""
+    try:
+        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(file)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located as precisely as it can be."""
@@ -46,13 +54,13 @@ class Problem:
     value: object = None
 
     def __str__(self) -> str:
-        where = [self.file]
+        where = [shown(self.file)]
         if self.sheet:
             where.append(f"sheet '{self.sheet}'")
         if self.row:
             where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column '{self.column}'")
+        if self.column:  # as the clerk sees it: its letter and header, D「资助人次」
+            where.append(f"column {self.column}")
         value = f" {self.value!r}:" if self.value not in (None, "") else ""
         return f"{', '.join(where)}:{value} {self.message}"
 
