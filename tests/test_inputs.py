@@ -241,7 +241,7 @@ BAD = [
      ["preschool_aid.csv, row 6, column D「children」资助人次: '255'", "小计行与所加各行之和不符：第6行“小计”为 255，而第2–5行（4行数据）之和为 256"]),
     ("a rule broken within a row", lambda d: (_add_rule(d, "tutoring_inspections", "rectification_notices <= staff_deployed"),
                                               set_cell(d, "tutoring_inspections", 6, "rectification_notices", "99")),
-     ["tutoring_inspections.csv, row 6: ", "rectification_notices = 99", "不满足规则 rectification_notices <= staff_deployed"]),
+     ["tutoring_inspections.csv, row 6: ", "责令整改通知书 = 99，出动人次 = ", "不满足规则 rectification_notices <= staff_deployed"]),
     ("a rule that is code, not a comparison", lambda d: _add_rule(d, "student_loans", "__import__('os').system('x')"),
      ["tables.yml: table 'student_loans'", "must compare two sides"]),
     ("two visible sheets for one table", lambda d: with_sheet(d, "学前教育资助发放登记", lambda b, s: setattr(b.copy_worksheet(s), "title", "preschool_aid")),

@@ -343,11 +343,11 @@ def test_rules_within_a_row_name_the_row_and_the_values(data_dir, capsys):
     declarations = data_dir / "tables.yml"
     declarations.write_text(declarations.read_text(encoding="utf-8").replace(
         "    key: [kindergarten, term, family_category]\n",
-        "    key: [kindergarten, term, family_category]\n    rules: [\"amount_yuan >= 200 * 0 + children\", \"children <= 500\"]\n"),
+        "    key: [kindergarten, term, family_category]\n    rules: [\"amount_yuan >= 200 ** 0 + children\", \"children <= 500\"]\n"),
         encoding="utf-8")
     code, output = validate(data_dir, capsys)
-    assert code == 2 and "rule" in output and "only column names, numbers, + and -" in output  # `*` is not a rule's
-    declarations.write_text(declarations.read_text(encoding="utf-8").replace("200 * 0 + children", "children"), encoding="utf-8")
+    assert code == 2 and "rule" in output and "only columns, numbers, + - * and one comparison" in output  # not **
+    declarations.write_text(declarations.read_text(encoding="utf-8").replace("200 ** 0 + children", "children"), encoding="utf-8")
     assert validate(data_dir, capsys)[0] == 0
     path = folder(data_dir) / "preschool_aid.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -357,7 +357,7 @@ def test_rules_within_a_row_name_the_row_and_the_values(data_dir, capsys):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code, output = validate(data_dir, capsys)
     assert code == 2
-    assert "preschool_aid.csv, row 4: children = 600：不满足规则 children <= 500" in output
+    assert "preschool_aid.csv, row 4: 资助人次 = 600：不满足规则 children <= 500" in output  # the column by its label
 
 
 def test_a_rule_naming_an_unknown_column_is_refused(data_dir, capsys):

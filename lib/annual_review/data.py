@@ -47,11 +47,18 @@ def year_workbook(data_dir: str | Path, year: int) -> Path | None:
 
 
 def _sheets_for(book: Workbook, spec: TableSpec) -> tuple[list[str], list[str]]:
-    """The visible and the hidden sheets that would hold the table: named by its title or name, or Excel's copy of either."""
+    """The visible and the hidden sheets that would hold the table: named by its title or name (spaces of any width
+    around or inside it aside), or Excel's copy of either."""
     def matches(sheet: str) -> bool:
-        return any(sheet == wanted or copy_name(sheet, wanted) for wanted in (spec.title, spec.name))
+        name = _unspaced(sheet)
+        return any(name == _unspaced(wanted) or copy_name(name, _unspaced(wanted)) for wanted in (spec.title, spec.name))
 
     return [s for s in book.visible() if matches(s)], [s for s in book.hidden() if matches(s)]
+
+
+def _unspaced(name: str) -> str:
+    """A sheet's name without spaces of any width (a trailing space, a full-width 　 typed by an IME)."""
+    return re.sub(r"[\s\u3000\xa0\u200b]+", "", unicodedata.normalize("NFC", name))
 
 
 def _present(data_dir: Path, year: int, spec: TableSpec) -> bool:
@@ -93,8 +100,9 @@ def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
         raw = book.read(visible[0])
         notes = list(raw.notes)
         if visible[0] not in (spec.title, spec.name):
-            notes.append(f"{workbook}: sheet '{visible[0]}' read as table '{spec.name}' ({spec.title}); "
-                         "its name looks like Excel's copy of the sheet")
+            spaced = _unspaced(visible[0]) in (_unspaced(spec.title), _unspaced(spec.name))
+            notes.append(f"{workbook}: sheet {visible[0]!r} read as table '{spec.name}' ({spec.title}); "
+                         + ("its name has spaces around or inside it" if spaced else "its name looks like Excel's copy of the sheet"))
         notes += [f"{workbook}: hidden sheet '{h}' not read (an older copy?); the visible sheet '{visible[0]}' was"
                   for h in hidden]
         return RawTable(raw.file, raw.sheet, raw.rows, raw.merged, raw.hidden_rows, tuple(notes))

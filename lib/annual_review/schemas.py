@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 import functools
 import operator
 from collections.abc import Mapping
@@ -66,68 +67,106 @@ class Column:
         }[self.type]
 
 
-_COMPARE = {ast.LtE: ("<=", operator.le, "不大于"), ast.Lt: ("<", operator.lt, "小于"), ast.GtE: (">=", operator.ge, "不小于"),
-            ast.Gt: (">", operator.gt, "大于"), ast.Eq: ("==", operator.eq, "等于"), ast.NotEq: ("!=", operator.ne, "不等于")}
+_COMPARE = {ast.LtE: ("<=", operator.le, "≤"), ast.Lt: ("<", operator.lt, "<"), ast.GtE: (">=", operator.ge, "≥"),
+            ast.Gt: (">", operator.gt, ">"), ast.Eq: ("==", operator.eq, "="), ast.NotEq: ("!=", operator.ne, "≠")}
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+# How a clerk writes a comparison or a sum (≤ ≥ ≠ ＝ ＋ － ×) → Python's operators.
+_SIGNS = {"≤": "<=", "≦": "<=", "≥": ">=", "≧": ">=", "≠": "!=", "＝": "=", "＋": "+", "－": "-", "−": "-", "×": "*", "＊": "*",
+          "＜": "<", "＞": ">", "（": "(", "）": ")"}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule within each row of a table, such as ``granted <= applied`` or ``online + offline == applied``.
+    """A rule within each row of a table, as a clerk writes it: ``受理件数 ≥ 办结件数``, ``网办件数 + 窗口件数 = 受理件数``,
+    ``单价 * 数量 = 金额`` (or with the columns' names: ``granted <= applied``).
 
-    Only column names, numbers, ``+`` and ``-`` and one comparison: a rule is data, never code.
+    Columns by name or label, numbers, ``+ - *`` and one comparison (≤ ≥ ≠ < > =): a rule is data, never code.
     """
 
     text: str
-    left: tuple  # ((sign, column name or number), …)
+    tree: tuple  # ("col", name) | ("num", value) | (operator, left, right), for each side
     op: type
     right: tuple
+    labels: tuple = ()  # (name, label) of every column, for messages in the clerk's words
 
     @classmethod
-    def parse(cls, text: str, columns: set[str]) -> "Rule":
+    def parse(cls, text: str, columns) -> "Rule":
+        """``columns``: the table's column names, or a mapping of each name to its label."""
+        labels = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+        source = str(text)
+        # Labels may hold what a Python name may not (brackets, spaces): each becomes a placeholder, longest first.
+        by_label = sorted(((label, name) for name, label in labels.items() if label and label != name), key=lambda p: -len(p[0]))
+        placeholders: dict[str, str] = {}
+        for i, (label, name) in enumerate(by_label):
+            if label in source:
+                placeholders[f"_col{i}_"] = name
+                source = source.replace(label, f" _col{i}_ ")
+        for sign, python in _SIGNS.items():
+            source = source.replace(sign, python)
+        source = re.sub(r"(?<![<>!=])=(?!=)", "==", source)  # a clerk's = is a comparison
         try:
-            tree = ast.parse(str(text), mode="eval").body
+            tree = ast.parse(source.strip(), mode="eval").body
         except SyntaxError:
-            raise ValueError(f"rule {text!r} is not of the form 'a <= b'") from None
+            raise ValueError(f"rule {text!r} is not of the form 'a <= b' (or 受理件数 ≥ 办结件数)") from None
         if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in _COMPARE:
-            raise ValueError(f"rule {text!r} must compare two sides with one of <= < >= > == !=")
-        return cls(str(text), _terms(tree.left, columns, text), type(tree.ops[0]), _terms(tree.comparators[0], columns, text))
+            raise ValueError(f"rule {text!r} must compare two sides with one of ≤ < ≥ > = ≠")
+        known = {**{n: n for n in labels}, **placeholders}
+        return cls(str(text), _expression(tree.left, known, text, labels), type(tree.ops[0]),
+                   _expression(tree.comparators[0], known, text, labels), tuple(labels.items()))
+
+    @property
+    def left(self) -> tuple:
+        return self.tree
 
     @property
     def columns(self) -> list[str]:
-        return [t for _, t in (*self.left, *self.right) if isinstance(t, str)]
+        return list(dict.fromkeys([*_names(self.tree), *_names(self.right)]))
 
     def holds(self, frame):
         """Per row: True where the rule holds or a value it needs is missing (that is told elsewhere)."""
-        left, right = _value(frame, self.left), _value(frame, self.right)
+        left, right = _evaluate(frame, self.tree), _evaluate(frame, self.right)
+        if self.op in (ast.Eq, ast.NotEq):  # amounts with fractions: 0.1 × 3 is 0.3 here
+            equal = (left - right).abs() <= 1e-9 * right.abs().clip(lower=1.0)
+            return (equal if self.op is ast.Eq else ~equal) | left.isna() | right.isna()
         return _COMPARE[self.op][1](left, right) | left.isna() | right.isna()
 
     def explain(self, values: Mapping[str, object]) -> str:
-        shown = "，".join(f"{c} = {values.get(c)}" for c in dict.fromkeys(self.columns))
+        labels = dict(self.labels)
+        shown = "，".join(f"{labels.get(c, c)} = {values.get(c)}" for c in self.columns)
         return f"{shown}：不满足规则 {self.text} (the row breaks the rule {self.text!r})"
 
 
-def _terms(node, columns: set[str], text: str) -> tuple:
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        right = _terms(node.right, columns, text)
-        if isinstance(node.op, ast.Sub):
-            right = tuple((-sign, term) for sign, term in right)
-        return _terms(node.left, columns, text) + right
+def _expression(node, known: dict[str, str], text: str, labels: dict) -> tuple:
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        return (type(node.op), _expression(node.left, known, text, labels), _expression(node.right, known, text, labels))
     if isinstance(node, ast.Name):
-        if node.id not in columns:
-            raise ValueError(f"rule {text!r} names {node.id!r}, which is not a column (columns: {sorted(columns)})")
-        return ((1, node.id),)
+        if node.id not in known:
+            raise ValueError(f"rule {text!r} names {node.id!r}, which is not a column "
+                             f"(columns: {'、'.join(f'{labels[n]}（{n}）' if labels[n] != n else n for n in labels)})")
+        return ("col", known[node.id])
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return ((1, node.value),)
-    raise ValueError(f"rule {text!r}: only column names, numbers, + and - may be compared")
+        return ("num", node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return ("num", -_expression(node.operand, known, text, labels)[1])
+    raise ValueError(f"rule {text!r}: only columns, numbers, + - * and one comparison may be written")
 
 
-def _value(frame, terms: tuple):
+def _names(tree: tuple) -> list[str]:
+    if tree[0] == "col":
+        return [tree[1]]
+    if tree[0] == "num":
+        return []
+    return [*_names(tree[1]), *_names(tree[2])]
+
+
+def _evaluate(frame, tree: tuple):
     import pandas as pd
 
-    total = pd.Series(0.0, index=frame.index)
-    for sign, term in terms:
-        total = total + sign * (pd.to_numeric(frame[term], errors="coerce") if isinstance(term, str) else term)
-    return total
+    if tree[0] == "col":
+        return pd.to_numeric(frame[tree[1]], errors="coerce")
+    if tree[0] == "num":
+        return pd.Series(float(tree[1]), index=frame.index)
+    return _ARITHMETIC[tree[0]](_evaluate(frame, tree[1]), _evaluate(frame, tree[2]))
 
 
 def _readable(number: float) -> str:
@@ -272,7 +311,7 @@ def _read(path: Path, mtime: float) -> Declarations:
         rules = []
         for text in body.get("rules") or []:
             try:
-                rules.append(Rule.parse(text, {c.name for c in columns}))
+                rules.append(Rule.parse(text, {c.name: c.label for c in columns}))
             except ValueError as exc:
                 problems.append(f"{where}: {exc}")
         file = str(body.get("file", f"{name}.csv"))

@@ -122,11 +122,24 @@ def _blank(cells: list[str]) -> bool:
     return all(not c.strip() for c in cells)
 
 
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}  # what CSV files are saved with (Excel in some locales: ;)
+
+
+def _separator(text: str) -> str:
+    """The separator a CSV file uses: of comma, semicolon and tab, the one its first line is split by most."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: len(next(csv.reader([first], delimiter=sep))) for sep in SEPARATORS}
+    return max(SEPARATORS, key=lambda sep: (counts[sep], sep == ","))
+
+
 def read_csv(path: Path) -> RawTable:
     data = path.read_bytes()
     text = _decode(path, data)
-    records = list(csv.reader(io.StringIO(text, newline="")))
-    return _raw(str(path), None, [(n, [str(c) for c in cells]) for n, cells in enumerate(records, 1)])
+    separator = _separator(text)
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+    notes = () if separator == "," else (f"{path}: read as {SEPARATORS[separator]}-separated (its first line has no "
+                                         "commas between its columns)",)
+    return _raw(str(path), None, [(n, [str(c) for c in cells]) for n, cells in enumerate(records, 1)], notes=notes)
 
 
 def _raw(file: str, sheet: str | None, numbered: list[tuple[int, list[str]]], **extras) -> RawTable:
