@@ -28,7 +28,9 @@ FIVE = ["一、2023年推进法治政府建设的主要举措和成效", "（一
 
 
 def headings(html: str) -> list[str]:
-    return [squash(visible_text(h)) for h in re.findall(r"<h[23][^>]*>.*?</h[23]>", html, flags=re.S)]
+    """The report's headings (a draft's appendix of sources aside)."""
+    found = [squash(visible_text(h)) for h in re.findall(r"<h[23][^>]*>.*?</h[23]>", html, flags=re.S)]
+    return [h for h in found if not h.startswith("附：")]
 
 
 def second_year(root: Path) -> None:
@@ -228,7 +230,7 @@ def test_new_year_takes_the_plans_from_the_section_that_covers_them(tmp_path):
     assert result.returncode == 0 and "warning" not in result.stdout
     follow_up = (root / "data" / "2024" / "follow_up.csv").read_text(encoding="utf-8").splitlines()
     assert follow_up[1:] == ["完善行政执法公示制度。,,", "开展普法宣传。,,"]
-    assert "请写明各登记表的数据来源" in (root / "data" / "2024" / "provenance.md").read_text(encoding="utf-8")
+    assert "【待填写：2024年各登记表的数据来源" in (root / "data" / "2024" / "provenance.md").read_text(encoding="utf-8")
 
 
 def test_new_year_warns_when_there_is_nothing_to_carry_forward(tmp_path):

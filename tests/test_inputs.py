@@ -263,6 +263,22 @@ BAD = [
      ["key_figures.csv, row 1, column D「数值」", "appears twice"]),
     ("a header cell that is not a column and not a notes column", _rename_column("student_loans", "amount_yuan", "金额备注"),
      ["column D「金额备注」", "or a notes column: 备注"]),
+    # Registers as offices shape them, second pass (issue #19): the real cause named, in the clerk's words.
+    ("a named subtotal row that does not add up",
+     lambda d: edit_csv(d, "preschool_aid", lambda l: [*l[:5], "春季学期小计,春季学期,贫困家庭的幼儿,255,68210", *l[5:]]),
+     ["preschool_aid.csv, row 6, column D「children」资助人次: '255'", "第6行“春季学期小计”为 255，而第2–5行（4行数据）之和为 256",
+      "taken as the subtotal: row 6 '春季学期小计'; added: rows 2–5"]),
+    ("a total first under the header that does not add up", lambda d: edit_csv(d, "preschool_aid", lambda l: [l[0], "合计,,,2600,697530", *l[1:]]),
+     ["第2行“合计”为 2600，而第3–50行（48行数据）之和为 2618"]),
+    ("a units row that contradicts tables.yml", lambda d: edit_csv(d, "preschool_aid", lambda l: [l[0], ",,,（人次）,（万元）", *l[1:]]),
+     ["preschool_aid.csv, row 2, column E「amount_yuan」: '（万元）'", "the units row says 万元, but tables.yml declares 元"]),
+    ("a value under a column with no header", lambda d: edit_csv(d, "key_figures", lambda l: [l[0] + ",", *[x + ",x" for x in l[1:]]]),
+     ["key_figures.csv, row 2, column D: 'x'", "a value under a column with no header"]),
+    ("a rule in the clerk's words, broken", lambda d: (_add_rule(d, "tutoring_inspections", "责令整改通知书 ≤ 出动人次"),
+                                                     set_cell(d, "tutoring_inspections", 6, "rectification_notices", "99")),
+     ["tutoring_inspections.csv, row 6: 责令整改通知书 = 99，出动人次 = ", "不满足规则 责令整改通知书 ≤ 出动人次"]),
+    ("a rule naming no column", lambda d: _add_rule(d, "student_loans", "办结件数 ≤ 受理件数"),
+     ["tables.yml: table 'student_loans'", "names '办结件数', which is not a column", "受理编号（loan_no）"]),
 ]
 
 
