@@ -242,3 +242,16 @@ def test_a_narratives_zero_base_is_a_note_for_the_build_not_an_error(tmp_path):
     html = render_narrative(tmp_path, 2021, "x", {"online": 0, "all": 0}, notes)
     assert "网办率无。" in html
     assert len(notes) == 1 and "x.md: rate: the whole is 0" in notes[0]
+
+
+def test_an_empty_optional_cell_is_shown_empty_and_no_figure_as_a_dash():
+    import pandas as pd
+
+    from annual_review.elements import table_html
+
+    follow_up = pd.DataFrame({"item": ["加强培训"], "status": ["推进中"], "progress": [None]})
+    markup = table_html(follow_up, caption="落实情况")
+    assert "None" not in markup and "nan" not in markup and '<td class="ar-text"></td>' in markup
+    figures = pd.DataFrame({"项目": ["承诺书", "通知书"], "数量": [float("nan"), 0.0]})
+    markup = table_html(figures, caption="数量")
+    assert '<td class="ar-num">—</td>' in markup and '<td class="ar-num">0</td>' in markup
