@@ -105,6 +105,7 @@ def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, conf
     """
     data = tmp_path / "data"
     (data / "2021" / "narrative").mkdir(parents=True)
+    shutil.copytree(FIXTURES, tmp_path / "notebooks", ignore=shutil.ignore_patterns("workbooks"))  # inside the project
     (data / "tables.yml").write_text("tables: {}\n", encoding="utf-8")
     lines = []
     for i, (heading, notebook, parameters) in enumerate(sections, 1):
@@ -112,7 +113,7 @@ def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, conf
         lines.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: {notebook}\n"
                      f"    parameters: {json.dumps({'section': f'item{i}', **parameters})}\n")
     (tmp_path / "report.yml").write_text(
-        f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: {FIXTURES}\n{config}sections:\n" + "".join(lines),
+        f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: notebooks\n{config}sections:\n" + "".join(lines),
         encoding="utf-8",
     )
     return tmp_path

@@ -132,7 +132,7 @@ def test_covers_names_only_the_rules_items(tmp_path):
     config.write_text(CONFIG.read_text(encoding="utf-8").replace("covers: plans", "covers: plan").replace(
         "notebooks: notebooks", f"notebooks: {NOTEBOOKS}"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"covers \['plan'\]: each must be one of"):
-        load_config(config)
+        load_config(config, trusted=(NOTEBOOKS,))
 
 
 # --- year-aware config -----------------------------------------------------------------------------
@@ -141,13 +141,13 @@ def test_titles_and_headings_name_the_year_and_nothing_else(tmp_path):
     config = tmp_path / "report.yml"
     text = CONFIG.read_text(encoding="utf-8").replace("notebooks: notebooks", f"notebooks: {NOTEBOOKS}")
     config.write_text(text.replace("heading: 下一阶段工作措施", 'heading: "{next_year}年工作安排"'), encoding="utf-8")
-    loaded = load_config(config)
+    loaded = load_config(config, trusted=(NOTEBOOKS,))
     plans = next(s for s in loaded.all_sections() if "plans" in s.covers)
     assert loaded.heading(plans, 2020) == "2021年工作安排" and loaded.heading(plans, 2023) == "2024年工作安排"
     assert loaded.index_title() == "广州市从化区教育局法治政府建设情况报告"  # the title without its year
     config.write_text(text.replace("heading: 下一阶段工作措施", 'heading: "{years}年工作安排"'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"names \['years'\]; it may name \{year\}, \{prev_year\}, \{next_year\} and \{body\}"):
-        load_config(config)
+        load_config(config, trusted=(NOTEBOOKS,))
 
 
 def test_the_body_and_params_reach_notebooks_and_narratives(tmp_path):
@@ -253,7 +253,7 @@ def test_papermill_reads_every_parameters_cell_cleanly():
     templates = Path(ar.__file__).parent / "templates" / "project"
     for notebook in [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted(templates.glob("*.ipynb"))]:
         cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
-        assert {p.name for p in PythonTranslator.inspect(cell)} == declared_parameters(notebook), notebook.name
+        assert {p.name for p in PythonTranslator.inspect(cell)} == set(declared_parameters(notebook)), notebook.name
     result = run_cli("check", "--year", "2020")
     assert "Papermill cannot read" not in result.stdout
 

@@ -103,7 +103,8 @@ def test_another_outline_is_only_config_notebooks_and_data(tmp_path):
         + "".join(sections),
         encoding="utf-8",
     )
-    result = run_cli("build", "--config", str(config), "--data-dir", str(data), "--output-dir", str(tmp_path / "out"))
+    result = run_cli("build", "--config", str(config), "--data-dir", str(data), "--output-dir", str(tmp_path / "out"),
+                     "--trust-folder", str(FIXTURES))  # the fixtures' notebooks live outside this config's folder
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "out" / "2021" / "report.html").read_text(encoding="utf-8")
     assert squash(visible_text(html)).startswith("某某市司法局2021年法治政府建设年度报告")

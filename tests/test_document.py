@@ -54,6 +54,8 @@ def wide_body(root: Path, columns: int = 8, rows: int = 30) -> Path:
     names += [(f"amount_{i}", "integer", f"分项金额{i}", "元") for i in range(columns - len(names))]
     names = names[:columns]
     (root / "data" / "2021" / "narrative").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    shutil.copy(FIXTURES / "register.ipynb", root / "notebooks")
     declared = "\n".join(f"      {n}: {{type: {t}, label: {label}{f', unit: {unit}' if unit else ''}"
                          f"{', categories: [行政许可, 行政处罚, 行政检查, 行政强制]' if t == 'category' else ''}}}"
                          for n, t, label, unit in names)
@@ -70,7 +72,7 @@ def wide_body(root: Path, columns: int = 8, rows: int = 30) -> Path:
     (root / "data" / "2021" / "cases.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (root / "data" / "2021" / "narrative" / "item1.md").write_text("全年办结行政执法案件若干件。\n", encoding="utf-8")
     (root / "report.yml").write_text(
-        f'body: 某某县司法局\ntitle: "{{body}}{{year}}年法治政府建设年度报告"\nnotebooks: {FIXTURES}\nsections:\n'
+        f'body: 某某县司法局\ntitle: "{{body}}{{year}}年法治政府建设年度报告"\nnotebooks: notebooks\nsections:\n'
         "  - heading: 行政执法\n    notebook: register.ipynb\n    parameters: {section: item1, table: cases}\n",
         encoding="utf-8")
     return root

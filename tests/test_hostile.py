@@ -461,7 +461,7 @@ def test_a_notebook_that_is_not_a_notebook_is_not_claimed_saved(tmp_path):
     config = root / "report.yml"
     (tmp_path / "nbs").mkdir()
     (tmp_path / "nbs" / "not-a-notebook.ipynb").write_text("this is not JSON", encoding="utf-8")
-    config.write_text(config.read_text(encoding="utf-8").replace(f"notebooks: {FIXTURES}", f"notebooks: {tmp_path / 'nbs'}"),
+    config.write_text(config.read_text(encoding="utf-8").replace("notebooks: notebooks", "notebooks: nbs"),
                       encoding="utf-8")
     result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
     assert result.returncode == 1 and "Traceback" not in result.stderr

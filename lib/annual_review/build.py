@@ -133,7 +133,7 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
     plans = []
     offered = {"body": config.body, **config.params}
     for section in config.executable_sections():
-        declared = declared_parameters(section.notebook)
+        declared = set(declared_parameters(section.notebook))
         # The body and the config's params, to the notebooks that declare them (no "unknown parameter" for the others).
         parameters = {"year": year, "data_dir": str(data_dir),
                       **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
@@ -631,9 +631,12 @@ def build(
     log: Callable[[str], None] = print,
     timeout: float | None = None,
     draft: bool = False,
+    trusted: tuple = (),
 ) -> list[Path]:
-    """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one)."""
-    config = load_config(config_path)
+    """Build the report for each of ``years`` (default: the latest year in ``data_dir``; ``all_years``: every one).
+
+    ``trusted``: folders outside the project the config may take notebooks from."""
+    config = load_config(config_path, trusted=trusted)
     if not config.allow_personal_data:
         _refuse_personal_data(list(config.findings))  # the body, title and headings are published too
     if "pdf" in formats:

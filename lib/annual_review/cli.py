@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--draft", dest="draft", action="store_true",
                       help="a draft for review: a 征求意见稿 mark, and each figure from data showing its source")
     build.set_defaults(draft=False)
+    build.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
+                       help="a folder outside the project the config may take notebooks from (repeatable; by default "
+                            "only the project's own)")
     build.add_argument("--timeout", type=_seconds, default=None,
                        help="seconds a section may run before it is stopped and reported failed "
                             "(default: the config's 'timeout', else 600)")
@@ -79,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"where <year>/report.html is written (default: {DEFAULT_OUTPUT_DIR}/)")
     preview.add_argument("--jobs", type=int, default=None, help="sections run at once (default: the number of cores)")
     preview.add_argument("--draft", action="store_true", help="preview the draft (每个数字显示来源) instead of the final report")
+    preview.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
+                         help="a folder outside the project the config may take notebooks from (repeatable)")
 
     validate = commands.add_parser("validate", help="check a year's data against tables.yml; exit 2 on any problem")
     validate.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
@@ -109,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--year", type=int, nargs="+", help="year(s) to check (default: the latest in the data folder)")
     check.add_argument("--config", default=DEFAULT_CONFIG, help=f"report config file (default: {DEFAULT_CONFIG})")
     check.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+    check.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
+                       help="a folder outside the project the config may take notebooks from (repeatable)")
 
     fonts = commands.add_parser("fonts", help="list the font each role uses (title, body, headings, tables and charts); "
                                               "exit 1 if none draws Chinese")
@@ -138,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("--body and --scheduler go with --workspace")
             build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
                   force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout,
-                  draft=args.draft)
+                  draft=args.draft, trusted=tuple(args.trust_folder))
         elif args.command == "preview":
             from .preview import preview
 
             preview(args.config, args.data_dir, args.output_dir, args.year, port=args.port, host=args.host,
-                    jobs=args.jobs, draft=args.draft)
+                    jobs=args.jobs, draft=args.draft, trusted=tuple(args.trust_folder))
         elif args.command == "validate":
             from .data import check_year, resolve_year
 
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
             from .finished import unfinished
 
-            config = load_config(args.config)
+            config = load_config(args.config, trusted=tuple(args.trust_folder))
             for warning in _parameters_cells(config):
                 print(f"warning: {warning}")
             unfinished_total = 0
@@ -269,7 +276,7 @@ def _parameters_cells(config) -> list[str]:
             found.append(f"{notebook}: no cell tagged 'parameters'; the build's parameters are added without defaults")
             continue
         read = {p.name for p in PythonTranslator.inspect(cell)}
-        missed = sorted(declared_parameters(notebook) - read)
+        missed = sorted(set(declared_parameters(notebook)) - read)
         if missed:
             found.append(f"{notebook}: Papermill cannot read the parameters cell's line(s) for {missed}; "
                          "keep '=' out of their comments (#)")

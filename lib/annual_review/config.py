@@ -217,8 +217,11 @@ def _name_outputs(sections: tuple[Section, ...]) -> tuple[Section, ...]:
     return named(sections)
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
-    """Read and check a report config; raise ConfigError naming every problem."""
+def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> ReportConfig:
+    """Read and check a report config; raise ConfigError naming every problem.
+
+    Its notebooks folder must be inside the project (the config's folder) or one of the ``trusted`` folders the
+    person building names (``--trust-folder``): a config never runs notebooks from elsewhere."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: the report config does not exist (pass --config to name another)")
@@ -245,6 +248,14 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
             problems.append(f"{path}: '{key}' is required")
     numbering = tuple(str(n) for n in (raw.get("numbering") or DEFAULT_NUMBERING))
     notebooks_dir = (path.parent / str(raw.get("notebooks", "notebooks"))).resolve()
+    project = path.parent.resolve()
+    trusted_dirs = [Path(t).resolve() for t in trusted]
+    if not any(notebooks_dir.is_relative_to(root) for root in [project, *trusted_dirs]):
+        problems.append(f"{path}: notebooks: {str(raw.get('notebooks'))[:80]!r} is outside the project ({project}); "
+                        "keep the notebooks in the project's folder, or name their folder with --trust-folder")
+    key_lines: dict[str, int] = {}
+    for line, text in yamlfile.strings(tree):
+        key_lines.setdefault(text, line)
     seen: set[str] = set()
 
     def seconds(value, where: str) -> float | None:
@@ -281,6 +292,10 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
             if unknown or not isinstance(covers, tuple):
                 problems.append(f"{path}: {here}: covers {unknown or covers!r}: each must be one of {list(REQUIRED_ITEMS)}")
                 covers = ()
+            if item.get("parameters") is not None and not isinstance(item.get("parameters"), Mapping):
+                problems.append(f"{path}: {here}: 'parameters' must map names to values")
+            elif item.get("parameters"):
+                problems.extend(check_parameters(item["parameters"], nb_path, f"{path}: {here}", key_lines.get))
             named = (item.get("parameters") or {}).get("section") if isinstance(item.get("parameters"), Mapping) else None
             # A section is named by its id, else by the narrative it shows (sections sharing a notebook), else its notebook.
             section_id = str(item.get("id") or (named if isinstance(named, str) and named else None)
@@ -319,9 +334,18 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> ReportConfig:
     if raw.get("title"):
         _check_fields(str(raw["title"]), f"{path}: title", problems)
     params = raw.get("params") or {}
-    if not isinstance(params, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in params):
+    if not isinstance(params, Mapping):
         problems.append(f"{path}: 'params' must map names (letters, digits, _) to values")
         params = {}
+    else:
+        import keyword
+
+        for key, value in params.items():
+            at = f"{path}, line {key_lines.get(key)}" if key_lines.get(key) else str(path)
+            if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+                problems.append(f"{at}: params: {str(key)[:60]!r} is not a name (letters, digits and _)")
+            elif not literal(value):
+                problems.append(f"{at}: params: {key!r}: {type(value).__name__} is not a value a config may give")
     if problems:
         raise ConfigError("\n".join(problems))
     from .privacy import scan
@@ -431,31 +455,81 @@ def _context_beside(path: Path, mtime_ns: int) -> dict:
     return {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
 
 
-def declared_parameters(notebook: Path) -> frozenset[str]:
-    """The names a notebook's parameters cell declares (read without running it or importing Papermill)."""
+def declared_parameters(notebook: Path) -> dict[str, str | None]:
+    """The names a notebook's parameters cell declares, each with the type it is annotated with (``year: int``), or
+    None (read without running it or importing Papermill)."""
     stat = notebook.stat()
-    return _declared(notebook, stat.st_mtime_ns, stat.st_size)
+    return dict(_declared(notebook, stat.st_mtime_ns, stat.st_size))
 
 
 @functools.lru_cache(maxsize=64)
-def _declared(notebook: Path, mtime_ns: int, size: int) -> frozenset[str]:
+def _declared(notebook: Path, mtime_ns: int, size: int) -> tuple[tuple[str, str | None], ...]:
     import ast
     import json
 
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError, AttributeError):
-        return frozenset()
+        return ()
     for cell in cells:
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell.get("source", [])) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
             try:
                 tree = ast.parse(source)
             except SyntaxError:
-                return frozenset()
-            names = set()
+                return ()
+            names: dict[str, str | None] = {}
             for node in tree.body:
-                targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
-                names |= {t.id for t in targets if isinstance(t, ast.Name)}
-            return frozenset(names)
-    return frozenset()
+                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    names[node.target.id] = node.annotation.id if isinstance(node.annotation, ast.Name) else None
+                for target in getattr(node, "targets", []):
+                    if isinstance(target, ast.Name):
+                        names.setdefault(target.id, None)
+            return tuple(names.items())
+    return ()
+
+
+# What a parameter's value may be, by the type its notebook declares: literals only (config is data, never code).
+_LITERAL_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+
+
+def literal(value, depth: int = 0) -> bool:
+    """Whether a config value is plain data a notebook can be given: text, numbers, booleans, null, lists and
+    mappings of them (with text keys), not too deep."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, list):
+        return all(literal(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and literal(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def check_parameters(parameters: Mapping, notebook: Path | None, where: str, line_of) -> list[str]:
+    """Problems with a section's ``parameters:``: each a Python name its notebook declares, with a literal value of
+    the type declared (``headline: list``)."""
+    import keyword
+
+    problems = []
+    declared = declared_parameters(notebook) if notebook is not None else {}
+    for key, value in parameters.items():
+        at = f"{where}, line {line_of(key)}" if line_of(key) else where
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            problems.append(f"{at}: parameter name {str(key)[:60]!r} is not a name a notebook can declare (letters, "
+                            "digits and _, not starting with a digit); it was not passed to any notebook")
+            continue
+        if notebook is not None and key not in declared:
+            problems.append(f"{at}: parameter {key!r}: {notebook.name} declares no such parameter "
+                            f"(its parameters cell declares {', '.join(declared) or 'none'})")
+            continue
+        if not literal(value):
+            problems.append(f"{at}: parameter {key!r}: {type(value).__name__} is not a value a config may give "
+                            "(text, numbers, true/false, lists and mappings of them; quote a date)")
+            continue
+        wanted = _LITERAL_TYPES.get(declared.get(key) or "")
+        if wanted and value is not None and (not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted)):
+            problems.append(f"{at}: parameter {key!r} must be a {declared[key]} ({notebook.name} declares "
+                            f"`{key}: {declared[key]}`), not {type(value).__name__} {str(value)[:40]!r}")
+    return problems

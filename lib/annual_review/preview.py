@@ -215,7 +215,7 @@ def watched(config, config_path: Path, data_dir: Path, year: int) -> list[Path]:
 
 def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Path, year: int | None = None, *,
             port: int = 8000, host: str | None = None, jobs: int | None = None, draft: bool = False,
-            log: Callable[[str], None] = print) -> None:
+            trusted: tuple = (), log: Callable[[str], None] = print) -> None:
     """Build ``year``, serve it, and rebuild on every change until Ctrl-C or SIGTERM."""
     import watchfiles
 
@@ -230,7 +230,7 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
             "its drafts (the preview is meant for 127.0.0.1)")
     config_path = Path(config_path).resolve()
     data_dir, output_dir = Path(data_dir).resolve(), Path(output_dir).resolve()
-    config = load_config(config_path)
+    config = load_config(config_path, trusted=trusted)
     year = resolve_year(data_dir, year)
     jobs = jobs or os.cpu_count() or 1
     stop = threading.Event()
@@ -270,7 +270,7 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
                     break
                 if config_path in changed:
                     try:
-                        config = load_config(config_path)
+                        config = load_config(config_path, trusted=trusted)
                     except AnnualReviewError as exc:
                         state.publish(str(exc))
                         continue
