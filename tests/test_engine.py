@@ -89,11 +89,11 @@ def test_what_is_reused_and_why(project, monkeypatch):
     assert after_notebook.pop("60-legal-training.ipynb") == "ran: notebook changed"
     assert set(after_notebook.values()) == {"reused"}
 
-    # A parameter given in the config.
+    # A parameter given in the config (one its notebook declares: the headline indicators).
     config = project / "report.yml"
     config.write_text(config.read_text(encoding="utf-8").replace(
-        "        notebook: 20-power-lists.ipynb\n", "        notebook: 20-power-lists.ipynb\n        parameters: {note: 1}\n"), encoding="utf-8")
-    assert run()["20-power-lists.ipynb"] == "ran: parameters changed"
+        "        - 规范培训业务承诺书份数  # kept from 2020 on: earlier years show no figure for it\n", ""), encoding="utf-8")
+    assert run()["05-key-figures.ipynb"] == "ran: parameters changed"
 
     # The library's code (as if a module had been edited).
     monkeypatch.setattr(manifest, "library_fingerprint", lambda: "edited")
@@ -225,7 +225,7 @@ def test_a_required_section_that_shows_nothing_stops_publication(tmp_path):
                       encoding="utf-8")
     result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
     assert result.returncode == 1
-    assert "Required section(s) showed nothing" in result.stderr and "'item2' (silent.ipynb)" in result.stderr
+    assert "Required part(s) show nothing" in result.stderr and "'item2' (silent.ipynb)" in result.stderr
     assert not (tmp_path / "out" / "2021" / "report.html").exists()
 
 

@@ -139,7 +139,8 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
                       **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
         key = manifest.section_key(section.notebook, parameters, env)
         before = previous.get("sections", {}).get(section.id)
-        verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name)
+        verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name,
+                                 (data_dir.resolve(), config.path.parent.resolve()))
         if force and verdict.reuse:
             verdict = manifest.Verdict(False, "--force")
         limit = timeout or section.timeout or config.timeout
@@ -147,36 +148,83 @@ def _plan(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: 
     return plans
 
 
-def _execute_all(plans, sections: Path, pool, progress: _Progress, env: dict | None = None) -> dict[str, SectionResult]:
-    """Run the plans that must run, on the pool's kernels, into ``sections``; their results as they finish."""
+MAX_RERUNS = 3  # a section whose input changed while it ran is run again, this many times at most
+
+
+def _execute_all(plans, sections: Path, pool, progress: _Progress, env: dict | None = None, roots: tuple = (),
+                 log=print) -> dict[str, SectionResult]:
+    """Run the plans that must run, on the pool's kernels, into ``sections``; their results as they finish.
+
+    Every file a section read inside ``roots`` (the data and project folders) is fingerprinted for the cache; one
+    that changed while the section ran (its time or size is not what it was when the section opened it) runs the
+    section again, so its output is never recorded against content it did not read. Reads elsewhere are said.
+    """
     from .engine import SectionStopped, imports
 
     imports()  # the kernels' threads may be importing it too
     from papermill.exceptions import PapermillExecutionError
 
+    def submit(plan):
+        return pool.submit(plan.section.notebook, sections / plan.section.executed_name, plan.parameters,
+                           timeout=plan.timeout, env=env)
+
     started = time.monotonic()
-    running = {pool.submit(p.section.notebook, sections / p.section.executed_name, p.parameters, timeout=p.timeout,
-                           env=env): p
-               for p in plans if p.runs}
+    running = {submit(p): (p, 0) for p in plans if p.runs}
     results: dict[str, SectionResult] = {}
-    for future in concurrent.futures.as_completed(running):
-        plan = running[future]
-        section = plan.section
-        result = SectionResult(section, "ran", plan.verdict.reason, key=plan.key)
-        try:
-            run = future.result()
-            result.inputs, result.kernel = manifest.fingerprints(run.reads), run.kernel
-        except PapermillExecutionError as exc:
-            result.state, result.cell = "failed", _failing_cell(sections / section.executed_name, exc.exec_count)
-            result.error = f"{exc.ename}: {exc.evalue}"
-        except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
-            result.state, result.cell, result.error = "failed", _failing_cell(sections / section.executed_name, None), str(exc)
-        except Exception as exc:  # the notebook could not be read, no kernel could start, …
-            result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
-        result.seconds = getattr(future, "elapsed", time.monotonic() - started)
-        results[section.id] = result
-        progress.report(result)
+    while running:
+        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            plan, reruns = running.pop(future)
+            section = plan.section
+            result = SectionResult(section, "ran", plan.verdict.reason, key=plan.key)
+            try:
+                run = future.result()
+                result.kernel = run.kernel
+                result.inputs, outside, changed = _inputs(run, roots)
+                if changed and reruns < MAX_RERUNS:
+                    log(f"note: section '{section.id}': {', '.join(Path(c).name for c in changed)} changed while it ran; "
+                        "running it again")
+                    running[submit(plan)] = (plan, reruns + 1)
+                    continue
+                if changed:  # still changing: recorded as unknown, so the next build runs it again
+                    result.inputs.update({path: None for path in changed})
+                for path in outside:
+                    log(f"note: section '{section.id}' read {path}, outside the project and its data: a change to it "
+                        "does not run the section again (copy it into the data folder)")
+            except PapermillExecutionError as exc:
+                result.state, result.cell = "failed", _failing_cell(sections / section.executed_name, exc.exec_count)
+                result.error = f"{exc.ename}: {exc.evalue}"
+            except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
+                result.state, result.cell, result.error = "failed", _failing_cell(sections / section.executed_name, None), str(exc)
+            except Exception as exc:  # the notebook could not be read, no kernel could start, …
+                result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            result.seconds = getattr(future, "elapsed", time.monotonic() - started)
+            results[section.id] = result
+            progress.report(result)
     return results
+
+
+def _inputs(run, roots: tuple) -> tuple[dict, list[str], list[str]]:
+    """(fingerprints of the files read inside ``roots``, files opened outside them, files that changed while read)."""
+    inside, outside = [], []
+    for path in run.reads:
+        if not roots or any(Path(path).is_relative_to(root) for root in roots):
+            inside.append(path)
+        elif path in run.stamps:  # opened (the library's look-ups of absent files elsewhere are nobody's input)
+            outside.append(path)
+    changed = []
+    for path in inside:
+        opened = run.stamps.get(path)
+        if opened is None:
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if [info.st_mtime_ns, info.st_size] != list(opened):
+            changed.append(path)
+    return manifest.fingerprints(inside), outside, changed
 
 
 def build_year(
@@ -222,7 +270,8 @@ def build_year(
         pool = kernels.pool_for(guess) if any(p.runs for p in guess) else None
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
         changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
-        tables = _check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log)
+        unread: list = []
+        tables = _check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log, unread)
         if known_rows is None:
             if not config.allow_personal_data:
                 _refuse_personal_data(_narrative_findings(data_dir, year))
@@ -260,7 +309,13 @@ def build_year(
         try:
             (staging / SECTIONS_DIR).mkdir()
             try:
-                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress, env)
+                roots = (data_dir.resolve(), config.path.parent.resolve())
+                results = _execute_all(plans, staging / SECTIONS_DIR, pool, progress, env, roots, log)
+                read = {Path(p) for r in results.values() for p in r.inputs} | {
+                    Path(p) for plan in plans if not plan.runs for p in (plan.before or {}).get("inputs", {})}
+                for note in unread:  # only now is it known that no section read it either
+                    if note.path not in read:
+                        log(f"note: {note}")
             finally:
                 progress.close()
                 if own:
@@ -273,15 +328,16 @@ def build_year(
             folder.discard(staging)
 
 
-def _check_data(data_dir: Path, years: list[int], earlier: list[int], log=print) -> dict:
+def _check_data(data_dir: Path, years: list[int], earlier: list[int], log=print, unread: list | None = None) -> dict:
     """Check the report year's data (if in ``years``) and the ``earlier`` years its sections read.
 
-    Raises one DataError listing every problem in all of them; returns the report year's tables.
-    What the reading set aside (a title row, a 合计 row, a hidden sheet, a file no table reads) is logged.
+    Raises one DataError listing every problem in all of them (each once); returns the report year's tables.
+    What the reading set aside (a title row, a 合计 row, a hidden sheet) is logged; files no table reads are put in
+    ``unread``, to be named once the sections have run (one may read such a file itself).
     """
     if not years and not earlier:
         return {}  # nothing changed since the last check: not even pandas is imported
-    from .data import check_year
+    from .data import UnreadFile, check_year
 
     tables, lines = {}, []
     for each in [*years, *earlier]:
@@ -292,11 +348,14 @@ def _check_data(data_dir: Path, years: list[int], earlier: list[int], log=print)
             lines += exc.problems
             continue
         for note in notes:
-            log(f"note: {note}")
+            if isinstance(note, UnreadFile) and unread is not None:
+                unread.append(note)
+            else:
+                log(f"note: {note}")
         if each in years:
             tables = found
     if lines:
-        raise DataError(lines)
+        raise DataError(list(dict.fromkeys(lines)))  # (the declarations' problems are every year's: said once)
     return tables
 
 

@@ -469,16 +469,25 @@ def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -
 _IGNORED = ("~$", ".~lock.", ".")  # Excel's and LibreOffice's lock files, hidden files
 
 
+class UnreadFile(str):
+    """A note on a file no table reads: a section may still read it itself (the build says so once it knows)."""
+
+    def __new__(cls, path: Path, text: str):
+        note = super().__new__(cls, text)
+        note.path = Path(path).resolve()
+        return note
+
+
 def _unread(data_dir: str | Path, year: int, decl) -> list[str]:
     """Spreadsheet-like files in the year's folder that no table reads, and workbook sheets no table is: named, never skipped in silence."""
     from .workbook import INSTRUCTIONS, LISTS
 
     folder = year_dir(data_dir, year)
     read = {spec.file for spec in decl.tables.values()} | {f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS}
-    notes = [f"{path}: not read (no table in {TABLES_FILE} is kept in this file)"
-             for path in sorted(folder.iterdir())
-             if path.is_file() and path.suffix.lower() in SPREADSHEET_LIKE and path.name not in read
-             and not path.name.startswith(_IGNORED)]
+    notes: list[str] = [UnreadFile(path, f"{path}: not read by any table (no table in {TABLES_FILE} is kept in this file)")
+                        for path in sorted(folder.iterdir())
+                        if path.is_file() and path.suffix.lower() in SPREADSHEET_LIKE and path.name not in read
+                        and not path.name.startswith(_IGNORED)]
     workbook = year_workbook(data_dir, year)
     try:
         book = open_workbook(workbook) if workbook is not None else None

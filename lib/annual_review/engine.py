@@ -45,6 +45,7 @@ del _os, _isolation, _tracking
 # Asked of the kernel after each section: the files it read, and what it changed that cannot be restored.
 AFTER = {
     "reads": "__import__('annual_review.tracking', fromlist=['reads']).reads()",
+    "stamps": "__import__('annual_review.tracking', fromlist=['stamps']).stamps()",
     "changes": "__import__('annual_review.isolation', fromlist=['changes']).changes()",
 }
 _SIGNALS = {9: "SIGKILL, as the out-of-memory killer sends", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}
@@ -69,6 +70,7 @@ class Run:
     reads: list[str]  # the files it read
     kernel: int  # the process id of the kernel it ran on
     retired: str = ""  # why its kernel was retired after it, if it was
+    stamps: dict = field(default_factory=dict)  # each file it opened → [mtime_ns, size] when it opened it
 
 
 @dataclass(eq=False)  # kernels are told apart by identity
@@ -77,6 +79,7 @@ class Kernel:
     client: object
     retire_reason: str = ""  # set when it must not run another section
     reads: list = field(default_factory=list)
+    stamps: dict = field(default_factory=dict)
     busy: bool = False  # running a section
 
     @property
@@ -383,15 +386,16 @@ class KernelPool:
             _quietly(lambda: self._check(kernel, job))  # a failed section may have changed things too
             raise
         self._check(kernel, job)
-        return Run(kernel.reads, kernel.pid, kernel.retire_reason)
+        return Run(kernel.reads, kernel.pid, kernel.retire_reason, kernel.stamps)
 
     def _check(self, kernel: Kernel, job: _Job) -> None:
         """Ask the kernel which files the section read and what it changed; retire it if the change sticks."""
-        kernel.reads = []
+        kernel.reads, kernel.stamps = [], {}
         try:
             after = kernel.run("", expressions=AFTER)
             changed = json.loads(_literal(after["changes"]))
             kernel.reads = json.loads(_literal(after["reads"]))
+            kernel.stamps = json.loads(_literal(after["stamps"]))
         except Exception as exc:  # noqa: BLE001 - a kernel that cannot answer is not used again
             kernel.retire_reason = f"it did not answer after section {job.notebook.name} ({exc})"
             raise KernelError(kernel.retire_reason) from None

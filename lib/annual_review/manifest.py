@@ -26,10 +26,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def file_digest(path: str | Path) -> str | None:
-    """SHA-256 of a file's bytes; None if it does not exist."""
+    """SHA-256 of a regular file's bytes; None if there is no such file (a pipe or a device is no file: reading
+    one would wait for ever, or never end)."""
+    import os
+    import stat
+
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError):
         return None
 
 
@@ -84,8 +90,11 @@ class Verdict:
     reason: str
 
 
-def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, executed: Path) -> Verdict:
-    """Whether a section's earlier result still stands, and why not if it does not."""
+def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, executed: Path, roots: tuple = ()) -> Verdict:
+    """Whether a section's earlier result still stands, and why not if it does not.
+
+    The record is the output folder's, so it is read as untrusted: an input it names outside ``roots`` (the data
+    and project folders) is not read at all, and the section runs again."""
     if not isinstance(previous, dict) or previous.get("status") != "ok":
         return Verdict(False, "no earlier result")
     if not executed.is_file():
@@ -103,6 +112,9 @@ def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, exe
     inputs = previous.get("inputs")
     if not isinstance(inputs, dict):
         return Verdict(False, "no record of what it read")
+    strays = [p for p in inputs if roots and not any(Path(p).resolve().is_relative_to(r) for r in roots)]
+    if strays:
+        return Verdict(False, f"its record names a file outside the project ({Path(strays[0]).name}); not read")
     changed = [Path(p).name for p, digest in inputs.items() if file_digest(p) != digest]
     if changed:
         return Verdict(False, f"data changed: {', '.join(sorted(changed))}")
@@ -119,12 +131,46 @@ def read(out: Path, warn=None) -> dict:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = f"not readable ({type(exc).__name__})"
     else:
-        if isinstance(record, dict) and isinstance(record.get("sections", {}), dict) and isinstance(record.get("outputs", {}), dict):
+        reason = _invalid(record)
+        if reason is None:
             return record
-        reason = "not a build record"
     if warn:
         warn(f"warning: {path} is {reason}; building as if nothing had been built before")
     return {}
+
+
+_SECTION_FIELDS = {"notebook": str, "notebook_digest": (str, type(None)), "parameters": dict, "status": str,
+                   "state": str, "reason": str, "seconds": (int, float), "key": str, "inputs": dict,
+                   "executed": (str, type(None)), "kernel": int}
+_RECORD_FIELDS = {"year": int, "data": str, "earlier_data": dict, "tables_with_rows": list, "render": (str, type(None)),
+                  "mode": str, "outputs": dict, "sections": dict, "render_seconds": (int, float)}
+
+
+def _invalid(record) -> str | None:
+    """Why a build record is not one a build can trust (its schema), or None: a record of the wrong shape is no
+    record, and the next build starts afresh rather than failing on it."""
+    if not isinstance(record, dict):
+        return "not a build record"
+    for name, kind in _RECORD_FIELDS.items():
+        if name in record and (not isinstance(record[name], kind) or isinstance(record[name], bool)):
+            return f"not a build record ('{name}' is a {type(record[name]).__name__})"
+    if not all(isinstance(v, str) for v in record.get("outputs", {}).values()):
+        return "not a build record (an output without a digest)"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in record.get("earlier_data", {}).items()):
+        return "not a build record ('earlier_data')"
+    if not all(isinstance(t, str) for t in record.get("tables_with_rows", [])):
+        return "not a build record ('tables_with_rows')"
+    for name, section in record.get("sections", {}).items():
+        if not isinstance(section, dict):
+            return f"not a build record (section '{name}')"
+        for field, kind in _SECTION_FIELDS.items():
+            if field in section and (not isinstance(section[field], kind)
+                                     or (isinstance(section[field], bool) and kind is not bool)):
+                return f"not a build record (section '{name}': '{field}')"
+        inputs = section.get("inputs", {})
+        if not all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in inputs.items()):
+            return f"not a build record (section '{name}': 'inputs')"
+    return None
 
 
 def outputs_intact(record: dict, out: Path, names) -> bool:
