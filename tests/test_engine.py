@@ -225,7 +225,7 @@ def test_a_required_section_that_shows_nothing_stops_publication(tmp_path):
                       encoding="utf-8")
     result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
     assert result.returncode == 1
-    assert "Required part(s) show nothing" in result.stderr and "'item2' (silent.ipynb)" in result.stderr
+    assert "Required part(s) show nothing" in result.stderr and "(section 'item2', silent.ipynb)" in result.stderr
     assert not (tmp_path / "out" / "2021" / "report.html").exists()
 
 

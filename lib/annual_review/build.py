@@ -542,7 +542,8 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
     empty = [s for s in outline.executable_sections() if s.id in executed and _required(s) and not _shows(executed[s.id])]
     if empty and not job.draft:
         raise BuildError("Required part(s) show nothing; the report was not published (必报内容为空，报告未生成): "
-                         + ", ".join(f"'{outline.heading(s, job.year) or s.id}' ({s.notebook.name})" for s in empty)
+                         + ", ".join(f"'{outline.heading(s, job.year) or s.id}' (section '{s.id}', {s.notebook.name})"
+                                     for s in empty)
                          + "; write their text, or build a draft (--draft) to see them marked")
     failed = {**job.failed, **{s.id: UNFINISHED_NOTICE for s in empty}}
     if not outline.allow_personal_data:
