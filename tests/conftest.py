@@ -110,8 +110,12 @@ def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, conf
     lines = []
     for i, (heading, notebook, parameters) in enumerate(sections, 1):
         (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项。\n", encoding="utf-8")
+        from annual_review.config import declared_parameters
+
+        known = declared_parameters(FIXTURES / notebook) if (FIXTURES / notebook).is_file() else {}
+        given = {**({"section": f"item{i}"} if "section" in known else {}), **parameters}  # only what it declares
         lines.append(f"  - id: item{i}\n    heading: {heading}\n    notebook: {notebook}\n"
-                     f"    parameters: {json.dumps({'section': f'item{i}', **parameters})}\n")
+                     + (f"    parameters: {json.dumps(given)}\n" if given else ""))
     (tmp_path / "report.yml").write_text(
         f"body: 某局\ntitle: \"{{body}}{{year}}年报告\"\nnotebooks: notebooks\n{config}sections:\n" + "".join(lines),
         encoding="utf-8",

@@ -146,7 +146,7 @@ def test_a_section_sees_the_same_process_whatever_ran_before_it(tmp_path, what):
         if what == "all":
             assert "retired: section patcher.ipynb changed" in result.stdout
             assert "a resource limit" in result.stdout and "annual_review.numbers.more" in result.stdout
-    alone = "1200多；clean；fixtures；6；False"
+    alone = "1200多；clean；notebooks；6；False"
     first = texts["use-patch-use"]
     assert first.count(alone) == 2  # the section after the patcher sees what the one before it saw
     assert "补丁" in first and alone in texts["patch-use"]

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from . import __version__, manifest
 from .config import ReportConfig, Section, load_config
-from .paths import available_years, resolve_year, year_dir
+from .paths import (OUTSIDE, available_years, narrative_dir, narratives, read_narrative, resolve_year, shown,
+                    year_dir)
 from .exceptions import AnnualReviewError, BuildError, DataError
 from .store import OutputFolder, write_atomic, write_index  # noqa: F401 - write_atomic: public here too
 
@@ -362,8 +363,10 @@ def _check_data(data_dir: Path, years: list[int], earlier: list[int], log=print,
 def _narrative_findings(data_dir: Path, year: int) -> list:
     from .privacy import scan_lines
 
-    folder = year_dir(data_dir, year) / "narrative"
-    return [f for path in sorted(folder.glob("*.md")) for f in scan_lines(path.read_text(encoding="utf-8-sig"), str(path))]
+    inside, outside = narratives(data_dir, year)
+    if outside:
+        raise DataError([f"{shown(p)}: {OUTSIDE.format(folder=narrative_dir(data_dir, year))}" for p in outside])
+    return [f for path in inside for f in scan_lines(read_narrative(path), shown(path))]
 
 
 def _proofread(config: ReportConfig, data_dir: Path, year: int, log) -> None:
@@ -547,7 +550,11 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
                          + "; write their text, or build a draft (--draft) to see them marked")
     failed = {**job.failed, **{s.id: UNFINISHED_NOTICE for s in empty}}
     if not outline.allow_personal_data:
-        _refuse_personal_data(_report_findings(outline, executed))
+        from .privacy import scan_notebook
+
+        names = {s.id: s.executed_name for s in outline.executable_sections()}
+        _refuse_personal_data(_report_findings(outline, executed) + [  # and the executed notebooks kept beside it
+            f for section_id, notebook in executed.items() for f in scan_notebook(notebook, f"{SECTIONS_DIR}/{names[section_id]}")])
     with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
         report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
                                     failed=failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
@@ -617,9 +624,7 @@ def data_notes(data_dir: Path, results) -> list[str]:
 
 def _report_findings(outline: ReportConfig, executed: dict) -> list:
     """Personal data in what the sections show: narrative, table cells, and each chart's words and alt text."""
-    from bs4 import BeautifulSoup
-
-    from .privacy import scan
+    from .privacy import scan, scan_html
     from .render import report_outputs
 
     findings = []
@@ -627,10 +632,8 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
         where = f"section '{section.id}' ({section.notebook.name})"
         for output in report_outputs(executed.get(section.id)) if section.id in executed else []:
             markup = output.get("data", {}).get("text/html")
-            if markup:
-                soup = BeautifulSoup(markup, "html.parser")
-                for text in soup.find_all(string=True):  # each cell and paragraph alone: never digits of two cells run together
-                    findings += scan(str(text), where)
+            if markup:  # each cell and paragraph as a reader reads it, whole: never digits of two cells run together
+                findings += [type(f)(f.kind, f.text, where) for f in scan_html(markup, where)]
             metadata = output.get("metadata", {})
             if "image/png" in output.get("data", {}):
                 chart = [metadata.get("image/png", {}).get("alt", ""), metadata.get("caption", ""),

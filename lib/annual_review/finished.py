@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import shown, year_dir
+from .paths import narrative_dir, read_narrative, shown, year_dir
+from .paths import narratives as narrative_files
 
 # The fill-in marks the toolkit's stubs carry (init, new-year), and the ones offices write by hand.
 STUB = re.compile(r"【待填写[^】]*】|（请在此填写[^）]*）|……（[^）\n]{0,30}）")
@@ -104,11 +105,14 @@ def unfinished(config, data_dir: str | Path, year: int) -> list[Unfinished]:
     from .config import REQUIRED_ITEMS
 
     folder = year_dir(data_dir, year)
-    narratives = folder / "narrative"
+    narratives = narrative_dir(data_dir, year)
     carried_from, digests = carried(narratives)
     found: list[Unfinished] = []
-    for path in sorted(narratives.glob("*.md")) if narratives.is_dir() else []:
-        text = path.read_text(encoding="utf-8-sig")
+    inside, outside = narrative_files(data_dir, year)
+    found += [Unfinished(path, 1, "a link to a file outside the narrative folder; it was not read",
+                         "copy the file into the folder instead") for path in outside]
+    for path in inside:
+        text = read_narrative(path)
         found += [Unfinished(path, line, what, fix) for line, what, fix in
                   unfinished_paragraphs(text, path.name, carried_from, digests)]
     note = folder / PROVENANCE_FILE
@@ -125,7 +129,7 @@ def unfinished(config, data_dir: str | Path, year: int) -> list[Unfinished]:
         if not isinstance(name, str) or not (section.required or set(section.covers) & set(required)):
             continue
         path = narratives / f"{name}.md"
-        if path.is_file() and says_nothing(path.read_text(encoding="utf-8-sig")):
+        if path in inside and says_nothing(read_narrative(path)):
             heading = config.heading(section, year) or section.id
             found.append(Unfinished(path, 1, f"the part '{heading}' says nothing (only comments or blank lines)",
                                     "write it: the 2019 rules ask every report for it (本部分为必报内容，不能为空)"))

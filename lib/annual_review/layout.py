@@ -25,7 +25,8 @@ TOTAL_WORDS = ("总合计", "合计", "总计", "小计", "共计", "累计")
 # A label cell that names a total: the word alone or ending a short label (春季学期小计, 全年合计, 本页小计).
 _TOTAL = re.compile(r"^(?P<lead>.{0,10}?)(?P<word>总合计|合计|总计|小计|共计|累计)[:：]?$")
 _UNIT = re.compile(r"^[（(](?:单位[:：])?(?P<unit>[^（）()]{1,8})[）)]$|^单位[:：](?P<bare>.{1,8})$")
-_SIGN_OFF = re.compile(r"^(?:填表人|填报人|制表人|审核人|审核|负责人|单位负责人|填表日期|填报日期|制表日期|联系电话)\s*[:：]?")
+_SIGN_OFF = re.compile(r"^(?:填表人|填报人|制表人|审核人|负责人|单位负责人|填表日期|填报日期|制表日期|联系电话)\s*[:：]")
+SIGN_OFF_ROWS = 3  # a sign-off line is one of a table's last rows
 
 
 def normalise(text: str) -> str:
@@ -261,6 +262,8 @@ def _unit_of(text: str) -> str | None:
 def _sign_off(raw: RawTable, layout: Layout, rows: list) -> list:
     """A sign-off line at the end (填表人：… 审核人：… 填报日期：…): noted, and left out with anything under it."""
     for i, (n, cells) in enumerate(rows):
+        if i < len(rows) - SIGN_OFF_ROWS:
+            continue
         first = next((c.strip() for c in cells if c.strip()), "")
         if _SIGN_OFF.match(first):
             layout.notes.append(f"{raw.where}: row {n} is a sign-off line ({_SIGN_OFF.match(first).group().rstrip(':：')}…)"

@@ -42,7 +42,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import numbers, provenance, tracking
 from .exceptions import NarrativeError
-from .paths import OUTSIDE, contained
+from .paths import OUTSIDE, contained, narrative_dir, read_narrative
 
 MAX_OUTPUT = 200_000  # characters a narrative may come to once filled in (a long report section is ~5,000)
 MAX_SECONDS = 5.0  # time a narrative may take to fill in (it takes milliseconds)
@@ -216,7 +216,7 @@ class _TooLong(Exception):
 
 
 def narrative_path(data_dir: str | Path, year: int, section: str) -> Path:
-    return Path(data_dir) / str(year) / "narrative" / f"{section}.md"
+    return narrative_dir(data_dir, year) / f"{section}.md"
 
 
 def render_text(template: str, figures: Mapping[str, object], *, source: str = "<narrative>") -> str:
@@ -325,9 +325,9 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     tracking.record(path)
     if not path.is_file():
         raise NarrativeError(f"{path}: missing (the narrative of section '{section}')")
-    if not contained(path, Path(data_dir) / str(year)):
-        raise NarrativeError(f"{path}: {OUTSIDE.format(folder=Path(data_dir) / str(year))}")
-    text = path.read_text(encoding="utf-8-sig")
+    if not contained(path, narrative_dir(data_dir, year)):
+        raise NarrativeError(f"{path}: {OUTSIDE.format(folder=narrative_dir(data_dir, year))}")
+    text = read_narrative(path)
     from .config import narrative_context
 
     text = _mark_unfinished(text, path)

@@ -55,3 +55,33 @@ def stamp(path: Path) -> tuple:
     except OSError:
         return (str(path),)
     return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+NARRATIVE_DIR = "narrative"  # data/<year>/narrative/*.md: each section's text
+MAX_NARRATIVE_BYTES = 200_000  # a long section's text is ~5,000 characters; a file far past this is no narrative
+
+
+def narrative_dir(data_dir: str | Path, year: int) -> Path:
+    return year_dir(data_dir, year) / NARRATIVE_DIR
+
+
+def narratives(data_dir: str | Path, year: int) -> tuple[list[Path], list[Path]]:
+    """The year's narrative files, and those that are links to files outside its folder (never read)."""
+    folder = narrative_dir(data_dir, year)
+    found = sorted(folder.glob("*.md")) if folder.is_dir() else []
+    return [p for p in found if contained(p, folder)], [p for p in found if not contained(p, folder)]
+
+
+def read_narrative(path: Path) -> str:
+    """A narrative's text; DataError, in plain words, for one too large or not UTF-8."""
+    from .exceptions import DataError
+
+    size = path.stat().st_size
+    if size > MAX_NARRATIVE_BYTES:
+        raise DataError(f"{shown(path)}: {size:,} bytes, more than a narrative holds ({MAX_NARRATIVE_BYTES:,} at most); "
+                        "split it, or check it is the file you meant (叙述文本过长)")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataError(f"{shown(path)}, line {line}: not UTF-8 text; save it as UTF-8 (编码不是 UTF-8)") from None

@@ -17,8 +17,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# After NFKC (full-width digits → ASCII, no-break and ideographic spaces → space), what may split a number.
-_SEP = r"[ \t\-.·・_‐‑‒–—]"
+from .exceptions import BuildError
+
+# After NFKC (full-width digits → ASCII, no-break and ideographic spaces → space), what may split a number: a line
+# break too (a narrative's paragraph runs on over its lines, and a reader reads it joined).
+_SEP = r"[ \t\r\n\-.·・_‐‑‒–—]"
 # Neither may be a piece of a longer run of digits (split the same way): a date range is no phone number.
 _ID = re.compile(rf"(?<![0-9A-Za-z])(?<!\d{_SEP})[1-9](?:{_SEP}?\d){{16}}{_SEP}?[0-9Xx](?![0-9A-Za-z])(?!{_SEP}\d)")
 _MOBILE = re.compile(rf"(?<!\d)(?<!\d{_SEP})(?:\+?86{_SEP}?)?1{_SEP}?[3-9](?:{_SEP}?\d){{9}}(?![\dXx])(?!{_SEP}\d)")
@@ -65,13 +68,30 @@ def scan(text: str, where: str) -> list[Finding]:
 
 
 def scan_lines(text: str, source: str) -> list[Finding]:
-    """Like :func:`scan`, line by line, each finding naming ``source`` and its line."""
-    return [f for n, line in enumerate(text.splitlines(), 1) for f in scan(line, f"{source}, line {n}")]
+    """Like :func:`scan`, over the whole text (a number split over two lines is still found), each finding naming
+    ``source`` and the line it starts on."""
+    normalised = unicodedata.normalize("NFKC", text)
+    found = []
+    for finding in scan(text, source):
+        start = _start(normalised, finding.text)
+        line = normalised.count("\n", 0, start) + 1 if start >= 0 else 1
+        found.append(Finding(finding.kind, finding.text, f"{source}, line {line}"))
+    return found
+
+
+def _start(text: str, number: str) -> int:
+    """Where a number found in ``text`` starts, however it was split (its characters may be apart)."""
+    match = re.search(rf"{_SEP}*".join(re.escape(c) for c in number), text)
+    return match.start() if match else -1
 
 
 # --- what is published ----------------------------------------------------------------------------
 
 _ATTRIBUTES = ("alt", "title", "aria-label", "content", "href", "data-section")
+# The blocks a reader reads as one text (a table cell, a paragraph, a heading, …): scanned each whole, never two
+# cells' digits run together.
+_BLOCKS = ["p", "li", "td", "th", "caption", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "title", "dt", "dd", "pre",
+           "blockquote", "div", "footer", "header", "nav", "section", "main", "article", "body", "figure", "table", "a"]
 _ELEMENTS = {"td": "table cell", "th": "table heading", "caption": "table caption", "figcaption": "chart caption",
              "h1": "title", "h2": "heading", "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading",
              "p": "paragraph", "li": "list item", "title": "page title", "a": "link"}
@@ -93,11 +113,16 @@ def scan_html(markup: str, name: str) -> list[Finding]:
             where = "footer, "
         return f"{name}: {where}{element}"
 
-    for text in soup.find_all(string=True):
-        if isinstance(text, Comment) or text.parent is None or text.parent.name in ("style", "script"):
-            continue
+    for comment in soup.find_all(string=lambda t: isinstance(t, Comment)):
+        comment.extract()
+    for hidden in soup.find_all(["style", "script"]):
+        hidden.decompose()
+    for block in soup.find_all(_BLOCKS):
+        if block.find(_BLOCKS) is not None:
+            continue  # its own blocks are read each as one
+        text = block.get_text("")  # as a reader sees it: a number split by markup (a span, a line break) joined
         if text.strip():
-            found += scan(str(text), place(text.parent))
+            found += scan(text, place(block))
     for tag in soup.find_all(True):
         for attribute in _ATTRIBUTES:
             value = tag.get(attribute)
@@ -115,6 +140,9 @@ def scan_docx(data: bytes, name: str = "report.docx") -> list[Finding]:
 
     document = docx.Document(io.BytesIO(data))
     found = []
+    core = document.core_properties
+    for field in ("title", "subject", "author", "last_modified_by", "keywords", "comments", "category"):
+        found += scan(str(getattr(core, field) or ""), f"{name}, document properties ({field})")
     for n, paragraph in enumerate(document.paragraphs, 1):
         found += scan(paragraph.text, f"{name}, paragraph {n}")
     for t, table in enumerate(document.tables, 1):
@@ -137,15 +165,48 @@ def scan_pdf(data: bytes, name: str = "report.pdf") -> list[Finding]:
     import subprocess
     import tempfile
 
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        return []
+    tool, info = shutil.which("pdftotext"), shutil.which("pdfinfo")
+    if tool is None or info is None:
+        raise ReadBackError(f"{name}: it could not be read back for personal data: poppler's pdftotext is missing "
+                            "(make system-deps installs poppler-utils); the PDF was not published")
     with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
         handle.write(data)
         handle.flush()
         text = subprocess.run([tool, "-enc", "UTF-8", "-layout", handle.name, "-"], capture_output=True,
                               timeout=120).stdout.decode("utf-8", errors="replace")
-    return [f for n, page in enumerate(text.split("\f"), 1) for f in scan_lines(page, f"{name}, page {n}")]
+        properties = subprocess.run([info, "-enc", "UTF-8", handle.name], capture_output=True,
+                                    timeout=60).stdout.decode("utf-8", errors="replace")
+    found = [f for line in properties.splitlines() if line.startswith(("Title:", "Author:", "Subject:", "Keywords:"))
+             for f in scan(line.split(":", 1)[1], f"{name}, document properties ({line.split(':', 1)[0]})")]
+    return found + [f for n, page in enumerate(text.split("\f"), 1) for f in scan_lines(page, f"{name}, page {n}")]
+
+
+class ReadBackError(BuildError):
+    """A published file could not be read back for personal data: the check did not run, so nothing is published."""
+
+
+def scan_notebook(notebook, name: str) -> list[Finding]:
+    """Personal data in an executed notebook kept with the report: every cell's source and every output."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for n, cell in enumerate(notebook.get("cells", []), 1):
+        where = f"{name}, cell {n}"
+        source = cell.get("source", "")
+        found += scan("".join(source) if isinstance(source, list) else str(source), where)
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            texts = [output.get("text", ""), output.get("evalue", ""), "\n".join(output.get("traceback", []))]
+            for kind, value in (output.get("data") or {}).items():
+                if kind == "text/html":
+                    texts.append(BeautifulSoup("".join(value) if isinstance(value, list) else str(value),
+                                               "html.parser").get_text(" "))
+                elif kind.startswith("text/") or kind.endswith("json"):
+                    texts.append("".join(value) if isinstance(value, list) else str(value))
+            metadata = output.get("metadata") or {}
+            texts += [str(metadata.get("image/png", {}).get("alt", "")), str(metadata.get("caption", ""))]
+            found += [f for text in texts if text for f in scan("".join(text) if isinstance(text, list) else text,
+                                                                f"{where}, output")]
+    return found
 
 
 def scan_published(files: dict[str, bytes]) -> list[Finding]:
@@ -155,6 +216,8 @@ def scan_published(files: dict[str, bytes]) -> list[Finding]:
     what the HTML did not already show.
     """
     found: list[Finding] = []
+    for name in files:  # the files' own names are published too
+        found += scan(name, f"{name} (the file's name)")
     for name, data in files.items():
         if name.endswith(".html"):
             found += scan_html(data.decode("utf-8"), name)

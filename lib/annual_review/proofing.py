@@ -47,8 +47,9 @@ def check_text(text: str, source: str) -> list[CopyWarning]:
 
 def check_year(config, data_dir: Path, year: int) -> list[CopyWarning]:
     """The year's narratives, and every string of the config (title, headings) at its own line."""
-    folder = Path(data_dir) / str(year) / "narrative"
-    found = [w for path in sorted(folder.glob("*.md")) for w in check_text(path.read_text(encoding="utf-8-sig"), str(path))]
+    from .paths import narratives, read_narrative, shown
+
+    found = [w for path in narratives(data_dir, year)[0] for w in check_text(read_narrative(path), shown(path))]
     for line, text in config.texts:
         found += [replace(w, line=line) for w in check_text(text, str(config.path))]
     return found

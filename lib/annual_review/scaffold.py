@@ -17,6 +17,7 @@ from pathlib import Path
 from .data import workbook_path, year_dir, year_workbook
 from .exceptions import DataError
 from .finished import CARRIED, record_carried
+from .paths import NARRATIVE_DIR, narratives, read_narrative
 from .narrative import POINT, narrative_path
 from .schemas import declarations
 from .store import write_atomic
@@ -72,13 +73,13 @@ def new_year(data_dir: str | Path, year: int, *, plans: str | None = None, follo
     plans = plans or plans_narrative(config) or "next-steps"
     written: list[Path] = []
     carried: dict[str, str] = {}
-    for draft in sorted((previous / "narrative").glob("*.md")):
+    for draft in narratives(data_dir, year - 1)[0]:  # (a link to a file elsewhere is not copied)
         if draft.stem != FOLLOW_UP_NARRATIVE:
-            written.append(write_atomic(target / "narrative" / draft.name, draft.read_bytes()))
-            carried[draft.name] = draft.read_text(encoding="utf-8-sig")
+            written.append(write_atomic(target / NARRATIVE_DIR / draft.name, draft.read_bytes()))
+            carried[draft.name] = read_narrative(draft)
     if carried:  # what was copied, paragraph by paragraph: a final build refuses what is still word for word the same
-        record = record_carried(target / "narrative", year - 1, carried)
-        written.append(write_atomic(target / "narrative" / CARRIED, json.dumps(record, ensure_ascii=False, indent=1)))
+        record = record_carried(target / NARRATIVE_DIR, year - 1, carried)
+        written.append(write_atomic(target / NARRATIVE_DIR / CARRIED, json.dumps(record, ensure_ascii=False, indent=1)))
 
     plans_file = narrative_path(data_dir, year - 1, plans)
     items = plan_items(plans_file.read_text(encoding="utf-8")) if plans_file.is_file() else []
