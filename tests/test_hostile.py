@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import http.server
 import json
+import re
 import os
 import shutil
 import threading
@@ -127,7 +128,7 @@ def _isolation_project(tmp_path: Path, order: list[str], what: str) -> Path:
     notebooks = {"patch": ("补丁", "patcher.ipynb", {"what": what}), "use": ("用", "sensitive.ipynb", {})}
     root = small_project(tmp_path, [notebooks[name] for name in order])
     shown = ('{{ n | more }}；{{ state.get("environment") }}；{{ state.get("folder") }}；{{ state.get("precision") }}；'
-             '{{ state.get("path") }}；{{ state.get("files") }}；{{ state.get("more") }}。\n')
+             '{{ state.get("path") }}；{{ state.get("files") }}；{{ state.get("more") }}；{{ state.get("weekday") }}。\n')
     for i, name in enumerate(order, 1):
         if name == "use":
             add_narrative(root, shown, item=i)
@@ -146,10 +147,11 @@ def test_a_section_sees_the_same_process_whatever_ran_before_it(tmp_path, what):
         if what == "all":
             assert "retired: section patcher.ipynb changed" in result.stdout
             assert "a resource limit" in result.stdout and "annual_review.numbers.more" in result.stdout
-    alone = "1200多；clean；notebooks；6；False"
+    alone = "1200多；clean；notebooks；6；False"  # and, at the end, the calendar's first weekday: Monday (0)
     first = texts["use-patch-use"]
     assert first.count(alone) == 2  # the section after the patcher sees what the one before it saw
     assert "补丁" in first and alone in texts["patch-use"]
+    assert re.findall(r"False；\d+；1200多；(\d)。", first) == ["0", "0"]  # Monday first, as before the patcher ran
     assert "PATCHED" not in first.split("补丁")[1].split("三、")[1]
 
 

@@ -42,9 +42,14 @@ def test_headings_are_marked_with_their_depth_for_the_report_to_number():
 
 
 def test_markup_in_data_or_narrative_is_shown_as_text():
-    html = to_html(render_text("{{ name }} and <img src=x onerror=alert(1)>", {"name": "<script>alert(1)</script>"}))
-    assert "<script>" not in html and "<img" not in html
-    assert "&lt;script&gt;" in html and "&lt;img" in html
+    html = to_html(render_text("{{ name }} and <b>粗体</b>", {"name": "<script>alert(1)</script>"}))
+    assert "<script>" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in html and "&lt;b&gt;" in html
+
+
+def test_html_that_would_fetch_something_is_refused_in_a_narrative():
+    with pytest.raises(NarrativeError, match="an HTML tag with an address"):
+        render_text("看 <img src=x onerror=alert(1)>", {})
 
 
 def test_table_cells_from_data_are_shown_as_text():

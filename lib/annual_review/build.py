@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, manifest
-from .config import ReportConfig, Section, load_config
+from .config import MEMORY_ENV, ReportConfig, Section, load_config
 from .paths import (OUTSIDE, available_years, narrative_dir, narratives, read_narrative, resolve_year, shown,
                     year_dir)
 from .exceptions import AnnualReviewError, BuildError, DataError
@@ -195,6 +195,9 @@ def _execute_all(plans, sections: Path, pool, progress: _Progress, env: dict | N
             except PapermillExecutionError as exc:
                 result.state, result.cell = "failed", _failing_cell(sections / section.executed_name, exc.exec_count)
                 result.error = f"{exc.ename}: {exc.evalue}"
+                if exc.ename == "MemoryError":
+                    result.error = ("MemoryError: the section needed more memory than its kernel may take "
+                                    f"({int(env.get(MEMORY_ENV, 0)) // 1024**2 if env else '?'} MB; memory: in the config)")
             except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
                 result.state, result.cell, result.error = "failed", _failing_cell(sections / section.executed_name, None), str(exc)
             except Exception as exc:  # the notebook could not be read, no kernel could start, …

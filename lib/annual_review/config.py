@@ -26,7 +26,7 @@ DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
 _SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered", "timeout",
                  "covers"}
 _TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document", "timeout",
-             "params", "index_title"}
+             "params", "index_title", "memory"}
 # The five things the 2019 rules (《法治政府建设与责任落实督察工作规定》第二十四条) ask a report to cover.
 REQUIRED_ITEMS = {
     "measures": "推进法治政府建设的主要举措和成效",
@@ -38,6 +38,17 @@ REQUIRED_ITEMS = {
 # What a title or heading may name: {year} 2023, {prev_year} 2022, {next_year} 2024, {body} the body's name.
 TEXT_FIELDS = ("year", "prev_year", "next_year", "body")
 DEFAULT_TIMEOUT = 600  # seconds a section may run (config `timeout:`, `build --timeout`)
+DEFAULT_MEMORY = "4GB"  # the memory each kernel may take (config `memory:`); a section past it fails, named
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MB|GB)\s*$", re.I)
+MEMORY_ENV = "ANNUAL_REVIEW_MEMORY"  # the build tells its kernels their memory limit, in bytes
+
+
+def memory_bytes(text: str) -> int | None:
+    """A memory size from the config (512MB, 4GB) in bytes; None if it is not one."""
+    match = _MEMORY.match(str(text))
+    if not match:
+        return None
+    return int(float(match.group(1)) * (1024**3 if match.group(2).upper() == "GB" else 1024**2))
 MAX_TIMEOUT = 24 * 3600
 # The printed page (PDF and the browser's print), after GB/T 9704 for official documents.
 DEFAULT_DOCUMENT = {
@@ -143,6 +154,7 @@ class ReportConfig:
     # The printed page: DEFAULT_DOCUMENT with the config's changes.
     document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
     timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
+    memory: str = DEFAULT_MEMORY  # what each kernel may take
     findings: tuple = ()  # personal data in the config's own text (body, title, headings), with lines
     texts: tuple = ()  # (line, text) of every string in the config, for checks of its wording
     params: Mapping[str, object] = field(default_factory=dict)  # passed to every notebook and narrative
@@ -187,6 +199,14 @@ class ReportConfig:
             )
 
         return replace(self, sections=keep(self.sections))
+
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")  # a section's id: safe in a link, an HTML id and a file name
+
+
+def slug(text: str) -> str:
+    """A section id made from a name (leaders_duty → leaders-duty; 措施 → ""): lower-case letters, digits and hyphens."""
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")[:64].strip("-")
 
 
 def heading_number(numbering: tuple[str, ...], level: int, n: int) -> str:
@@ -298,8 +318,14 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
                 problems.extend(check_parameters(item["parameters"], nb_path, f"{path}: {here}", key_lines.get))
             named = (item.get("parameters") or {}).get("section") if isinstance(item.get("parameters"), Mapping) else None
             # A section is named by its id, else by the narrative it shows (sections sharing a notebook), else its notebook.
-            section_id = str(item.get("id") or (named if isinstance(named, str) and named else None)
-                             or (Path(notebook).stem.split("-", 1)[-1] if notebook else f"part-{level}-{i}"))
+            explicit = item.get("id")
+            if explicit is not None and not (isinstance(explicit, str) and SLUG.fullmatch(explicit)):
+                at = f"{path}, line {key_lines.get(explicit)}" if isinstance(explicit, str) and key_lines.get(explicit) else path
+                problems.append(f"{at}: {here}: id {str(explicit)[:40]!r} must be lower-case letters, digits and hyphens "
+                                "(such as party-leadership): it names the part in links and file names")
+            derived = named if isinstance(named, str) and named else (Path(notebook).stem.split("-", 1)[-1] if notebook else "")
+            section_id = (explicit if isinstance(explicit, str) and SLUG.fullmatch(explicit) else None) \
+                or slug(str(derived)) or f"part-{level}-{i}"
             if section_id in seen:
                 problems.append(f"{path}: {here}: section id '{section_id}' is used twice")
             seen.add(section_id)
@@ -331,6 +357,10 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
     if not _LANGUAGE.match(language):
         problems.append(f"{path}: language {language[:40]!r} is not a language tag such as zh-CN")
     timeout = seconds(raw.get("timeout"), "top level")
+    memory = str(raw.get("memory", DEFAULT_MEMORY))
+    size = memory_bytes(memory)
+    if size is None or not 256 * 1024**2 <= size <= 1024**4:
+        problems.append(f"{path}: memory: {memory[:20]!r} is not a memory size from 256MB to 1024GB (such as 4GB)")
     if raw.get("title"):
         _check_fields(str(raw["title"]), f"{path}: title", problems)
     params = raw.get("params") or {}
@@ -362,6 +392,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
         allow_personal_data=bool(raw.get("allow_personal_data", False)),
         document=document,
         timeout=timeout or DEFAULT_TIMEOUT,
+        memory=memory,
         findings=findings,
         texts=tuple(yamlfile.strings(tree)),
         params=dict(params),
@@ -411,7 +442,8 @@ def kernel_environment(config: "ReportConfig") -> dict[str, str]:
 
     told = {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
     return {CONTEXT_ENV: json.dumps(told, ensure_ascii=False, default=str),
-            FIGURE_FONT_ENV: ",".join(preferred(config.document, "figures"))}
+            FIGURE_FONT_ENV: ",".join(preferred(config.document, "figures")),
+            MEMORY_ENV: str(memory_bytes(config.memory) or memory_bytes(DEFAULT_MEMORY))}
 
 
 def narrative_context(data_dir: str | Path, year: int) -> dict:

@@ -4,7 +4,7 @@ This module runs inside the kernels. :func:`baseline` records the process's stat
 once the kernel is warm; before each section :func:`restore` puts back what can be
 put back cheaply (the working folder, environment variables, ``sys.path``, warnings
 filters, pandas and NumPy options, matplotlib's settings and figures, random states,
-the umask, …); after each section :func:`changes` lists what it changed that cannot
+the locale, the calendar's first weekday, the umask, …); after each section :func:`changes` lists what it changed that cannot
 be put back: an attribute of a loaded module or a method of a class replaced, a
 library object mutated, a resource limit or signal handler set, a thread left
 running. The build retires a kernel for which that list is not empty, so the next
@@ -142,12 +142,14 @@ def _threads() -> set[int]:
 
 def _repairable() -> dict:
     """What :func:`restore` can put back, as it is now."""
+    import calendar
     import decimal
     import locale
     import random
     import socket
 
     state = {
+        "calendar": calendar.firstweekday(),
         "cwd": os.getcwd(),
         "environ": dict(os.environ),
         "path": sys.path[:],
@@ -200,6 +202,22 @@ def warm_up() -> None:
     from annual_review import tracking
 
     tracking.install()  # from now on, every file a section opens is seen
+    _limit_memory()
+
+
+def _limit_memory() -> None:
+    """The memory the build allows each kernel (``memory:`` in the config): a section that needs more meets a
+    MemoryError, which the build names, instead of the whole machine running out. Set before the baseline is
+    taken, so it is the state every section starts from (and a section that changes it is seen)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    limit = int(os.environ.get("ANNUAL_REVIEW_MEMORY", "0") or 0)
+    if limit > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def baseline(cwd: str) -> bool:
@@ -224,12 +242,14 @@ def baseline(cwd: str) -> bool:
 
 def restore() -> None:
     """Put back what a section may have changed and can be put back: called before each section."""
+    import calendar
     import decimal
     import locale
     import random
     import socket
 
     saved = _state["repairable"]
+    calendar.setfirstweekday(saved["calendar"])
     os.chdir(saved["cwd"])
     if os.environ != saved["environ"]:
         os.environ.clear()

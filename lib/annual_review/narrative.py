@@ -26,9 +26,7 @@ fetches nothing. Any violation stops the build naming the file and line.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import signal
 import string
 import threading
 import time
@@ -38,6 +36,7 @@ from pathlib import Path
 import jinja2
 import mistune
 import pandas as pd
+from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import numbers, provenance, tracking
@@ -73,9 +72,15 @@ def _finalize(value) -> str:
 
 def _each(table: pd.DataFrame, pattern: str, sep: str = "，") -> str:
     """Phrase every row of a table with a pattern naming its columns: ``{count}所{school_type}``."""
+    if not isinstance(table, pd.DataFrame) or not isinstance(pattern, str):
+        raise SecurityError(f"each takes a table and a pattern such as '{{count}}所', not {type(table).__name__}")
     for _, field_name, spec, conversion in string.Formatter().parse(pattern):
         if field_name is not None and (not field_name.isidentifier() or conversion or (spec and not re.fullmatch(r"[,.\d%fdg]*", spec))):
             raise SecurityError(f"each: {{{field_name}}} must name a column, such as {{count}} (not an attribute or index)")
+        if spec and any(int(n) > MAX_WIDTH for n in re.findall(r"\d+", spec)):
+            raise SecurityError(f"each: {{{field_name}:{spec}}} is wider than {MAX_WIDTH} characters")
+        if field_name is not None and field_name not in table.columns:
+            raise SecurityError(f"each: {{{field_name}}} is not a column of the table (it has {', '.join(map(str, table.columns))})")
     text = sep.join(pattern.format(**row) for row in table.to_dict("records"))
     return provenance.SourcedText(text, table.attrs.get(provenance.ROW_SOURCES, ()))
 
@@ -132,10 +137,35 @@ def _range(*args):
 _SAFE_METHODS = {"get", "keys", "values", "items"}
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, narrowed to data: no attributes but a mapping's look-ups and our figures' fields."""
+class _BoundedJoins(CodeGenerator):
+    """Jinja's code generator, with ``a ~ b`` joined by the environment, which refuses a text past the size limit
+    before making it (``{% set a = a ~ a %}``, doubled 29 times, is half a gigabyte)."""
 
-    intercepted_binops = frozenset({"*", "**", "//", "%"})
+    def visit_Concat(self, node, frame) -> None:
+        self.write("environment.joined((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+_WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")  # a %-format's width and precision
+MAX_WIDTH = 300  # the widest a figure may be padded or the most decimals it may have in a format spec
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, narrowed to data: no attributes but a mapping's look-ups and our figures' fields;
+    every text or list it makes checked against the size limit before it is made."""
+
+    intercepted_binops = frozenset({"*", "**", "//", "%", "+"})
+    code_generator_class = _BoundedJoins
+
+    def joined(self, parts) -> str:
+        _tick()
+        texts = [str(p) for p in parts]
+        if sum(map(len, texts)) > MAX_OUTPUT:
+            raise SecurityError(f"joining texts of more than {MAX_OUTPUT:,} characters in a narrative")
+        return "".join(texts)
 
     def is_safe_attribute(self, obj, attr, value) -> bool:
         if attr.startswith("_") or not super().is_safe_attribute(obj, attr, value):
@@ -156,6 +186,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT:
                     raise SecurityError(f"repeating a text {times} times in a narrative")
+        if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            if len(left) + len(right) > MAX_OUTPUT:
+                raise SecurityError(f"joining texts of more than {MAX_OUTPUT:,} characters in a narrative")
+        if operator == "%" and isinstance(left, str):
+            for width, precision in _WIDTH.findall(left):
+                if "*" in (width, precision) or int(width or 0) > MAX_WIDTH or int(precision or 0) > MAX_WIDTH:
+                    raise SecurityError(f"a format wider than {MAX_WIDTH} characters in a narrative")
         return super().call_binop(context, operator, left, right)
 
 
@@ -172,33 +209,24 @@ _environment.globals = {"range": _range}
 _markdown = mistune.create_markdown(escape=True, renderer=_Renderer(escape=True))
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Stop rendering after ``seconds``: checked at each call and range step, and by an alarm on the main thread."""
-    _budget.deadline = time.monotonic() + seconds
-    alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    previous = None
-    if alarm:
-        def expire(signum, frame):
-            raise _OutOfTime
+MAX_SOURCE = 100_000  # characters of a narrative file (and so of the code Jinja compiles it to)
+MAX_TAGS = 5_000  # placeholders and statements in one narrative ({{ … }}, {% … %}); a long section has a few dozen
 
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-        _budget.deadline = float("inf")
+
+def _start_clock(seconds: float) -> None:
+    """The narrative's deadline, checked at every call, operation, join and range step: no process-wide signal (a
+    kernel's or a build's own signal handlers are left alone), and it works on any thread."""
+    _budget.deadline = time.monotonic() + seconds
 
 
 def _fill(template: jinja2.Template, figures: Mapping[str, object]) -> str:
-    """The template rendered with ``figures``, within the output and time limits."""
+    """The template rendered with ``figures``, within the output and time limits (the clock started before it was
+    compiled: compiling counts too)."""
     parts, size = [], 0
     stream = template.generate(**figures)
-    with _time_limit(MAX_SECONDS):
+    try:
         for part in stream:
+            _tick()
             size += len(part)
             if size > MAX_OUTPUT:
                 frame = stream.gi_frame
@@ -206,6 +234,8 @@ def _fill(template: jinja2.Template, figures: Mapping[str, object]) -> str:
                 stream.close()
                 raise _TooLong(line)
             parts.append(part)
+    finally:
+        _budget.deadline = float("inf")
     return "".join(parts)
 
 
@@ -228,18 +258,25 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
     """The narrative as Markdown, each figure from data marked with its index in the returned list of sources;
     what the build should be told (``notes``) added to ``notes``, each naming ``source``."""
     _refuse_remote(template, source)
+    tags = template.count("{{") + template.count("{%")
+    if len(template) > MAX_SOURCE or tags > MAX_TAGS:
+        raise NarrativeError(f"{source}: {len(template):,} characters and {tags:,} placeholders; a narrative holds at most "
+                             f"{MAX_SOURCE:,} and {MAX_TAGS:,} (叙述文本过长)")
     _budget.register = register = []
     _budget.notes = said = []
+    compiled = None
     try:
-        filled = _fill(_environment.from_string(template), figures)
+        _start_clock(MAX_SECONDS)
+        compiled = _environment.from_string(template)
+        filled = _fill(compiled, figures)
     except jinja2.TemplateSyntaxError as exc:
         raise NarrativeError(f"{source}, line {exc.lineno}: placeholder syntax: {exc.message}") from None
     except SecurityError as exc:
-        line = _error_line(exc)
+        line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: not allowed in a narrative: {exc} "
                              "(叙述文本只能引用数据，不能执行代码)") from None
     except _OutOfTime as exc:
-        line = _error_line(exc)
+        line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: took more than {MAX_SECONDS:g} s to fill in; a loop that does not end? "
                              "(叙述文本处理超时)") from None
     except _TooLong as exc:
@@ -249,23 +286,25 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
         raise NarrativeError(f"{source}: a macro that calls itself without end (叙述文本递归过深)") from None
     except TypeError as exc:
         if "no loader" not in str(exc):
-            line = _error_line(exc)
+            line = _error_line(exc, compiled)
             raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
         raise NarrativeError(f"{source}: a narrative cannot include, import or extend other files") from None
     except jinja2.UndefinedError as exc:
-        line = _error_line(exc)
+        line = _error_line(exc, compiled)
         raise NarrativeError(
             f"{source}{f', line {line}' if line else ''}: {exc.message}; "
             f"the section provides: {sorted(figures)}"
         ) from None
     except (ValueError, KeyError, ArithmeticError) as exc:
-        line = _error_line(exc)
+        line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
     finally:
         _budget.register = _budget.notes = None
     if notes is not None:
         notes += [f"{source}: {note}" for note in dict.fromkeys(said)]
-    return number_points(filled), register
+    markdown = number_points(filled)
+    _refuse_links(markdown, template, source)
+    return markdown, register
 
 
 # Markdown that would show a picture: ![text](address) and reference definitions [x]: address.
@@ -287,12 +326,50 @@ def _refuse_remote(template: str, source: str) -> None:
         raise NarrativeError(problems)
 
 
-def _error_line(exc: Exception) -> int | None:
+_tree = mistune.create_markdown(renderer="ast")
+# Raw HTML that would show a picture or link somewhere (it is escaped, so shown as text; but it says a narrative
+# was written to fetch something, so it is refused).
+_TARGET = re.compile(r"(?i)<\s*(?:img|a|iframe|script|object|embed|link|svg|video|audio|source|image|form|base|meta)\b"
+                     r"|\b(?:src|href|srcset|action|formaction|poster|xlink:href)\s*=")
+
+
+def _refuse_links(markdown: str, template: str, source: str) -> None:
+    """The narrative as filled in, read as Markdown reads it: no picture, no link, no raw HTML tag and no web or file
+    address, however written (a reference definition, an autolink, a Jinja comment splitting the word)."""
+    found: list[str] = []
+
+    def walk(nodes) -> None:
+        for node in nodes:
+            kind = node.get("type")
+            if kind in ("image", "link"):
+                url = str(node.get("attrs", {}).get("url", ""))
+                found.append(f"{'a picture' if kind == 'image' else 'a link'} to {url[:60]!r}")
+            elif kind in ("inline_html", "block_html") and _TARGET.search(node.get("raw", "")):
+                found.append(f"an HTML tag with an address {node.get('raw', '')[:40]!r}")
+            elif kind in ("text", "codespan", "block_code") and _REMOTE.search(node.get("raw", "")):
+                found.append(f"a web or file address in {_REMOTE.search(node.get('raw', '')).group()[:40]!r}")
+            walk(node.get("children") or [])
+
+    walk(_tree(provenance.unmarked(markdown)))
+    if found:
+        problems = []
+        for what in dict.fromkeys(found):
+            line = next((n for n, text in enumerate(template.splitlines(), 1)  # the line, its Jinja comments aside
+                         if any(part in re.sub(r"\{#.*?#\}", "", text) for part in re.findall(r"'([^']{3,})'", what))), None)
+            problems.append(f"{source}{f', line {line}' if line else ''}: {what}; narratives hold text, and charts come "
+                            "from the section's notebook (叙述文本不能插入图片、链接或网址)")
+        raise NarrativeError(problems)
+
+
+def _error_line(exc: Exception, compiled=None) -> int | None:
+    """The narrative's line where ``exc`` arose: the last frame of the template's code, mapped back to its source."""
     tb = exc.__traceback__
     line = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
+            # Jinja rewrites an Exception's frames to the template's lines; the deadline's _OutOfTime it does not catch.
+            mapped = isinstance(exc, _OutOfTime) and compiled is not None
+            line = compiled.get_corresponding_lineno(tb.tb_lineno) if mapped else tb.tb_lineno
         tb = tb.tb_next
     return line
 
