@@ -30,7 +30,7 @@ from . import __version__, manifest
 from .config import MEMORY_ENV, ReportConfig, Section, load_config
 from .paths import (OUTSIDE, available_years, narrative_dir, narratives, read_narrative, resolve_year, shown,
                     year_dir)
-from .exceptions import AnnualReviewError, BuildError, DataError
+from .exceptions import AnnualReviewError, BuildError, DataError, plain_os_error
 from .store import OutputFolder, write_atomic, write_index  # noqa: F401 - write_atomic: public here too
 
 REPORT_FILE = "report.html"
@@ -200,6 +200,8 @@ def _execute_all(plans, sections: Path, pool, progress: _Progress, env: dict | N
                                     f"({int(env.get(MEMORY_ENV, 0)) // 1024**2 if env else '?'} MB; memory: in the config)")
             except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
                 result.state, result.cell, result.error = "failed", _failing_cell(sections / section.executed_name, None), str(exc)
+            except OSError as exc:  # the notebook could not be read or written (a full disk, …): said plainly
+                result.state, result.error = "failed", plain_os_error(exc)
             except Exception as exc:  # the notebook could not be read, no kernel could start, …
                 result.state, result.error = "failed", f"{type(exc).__name__}: {exc}"
             result.seconds = getattr(future, "elapsed", time.monotonic() - started)

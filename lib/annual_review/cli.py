@@ -10,7 +10,7 @@ import threading
 
 from . import __version__
 from .config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
-from .exceptions import AnnualReviewError, ConfigError
+from .exceptions import AnnualReviewError, ConfigError, plain_os_error
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -236,29 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"annual-review {args.command}: error:\n{exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a full disk, a read-only folder, a file that vanished: said plainly, never a traceback
+        folder = getattr(args, "output_dir", None) if args.command in ("build", "preview") else None
         kept = "; the last good output was left as it was (已有的报告保持不变)" if args.command == "build" else ""
-        print(f"annual-review {args.command}: error: {_os_error(exc)}{kept}", file=sys.stderr)
+        print(f"annual-review {args.command}: error: {plain_os_error(exc, folder)}{kept}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("annual-review: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def _os_error(exc: OSError) -> str:
-    """An operating-system error in plain words, naming the file."""
-    import errno
-
-    what = {
-        errno.ENOSPC: "the disk is full (磁盘空间不足)",
-        errno.EDQUOT: "the disk quota is used up (磁盘配额已满)",
-        errno.EROFS: "the folder is on a read-only file system (只读文件系统)",
-        errno.EACCES: "permission denied (没有权限)",
-        errno.EPERM: "operation not permitted (没有权限)",
-        errno.ENOENT: "no such file or folder (文件不存在)",
-    }.get(exc.errno, exc.strerror or str(exc))
-    where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{what}"
 
 
 def _parameters_cells(config) -> list[str]:

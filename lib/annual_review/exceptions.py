@@ -35,3 +35,28 @@ class ChartError(AnnualReviewError):
 
 class BuildError(AnnualReviewError):
     """A section failed to execute or the report could not be rendered."""
+
+
+class PublicationCutShort(BuildError, OSError):
+    """Publishing a build's files stopped part-way (a full disk, a vanished folder): some files are the new ones.
+
+    Still an OSError, for whoever handles those; the journal lets the next build finish the publication.
+    """
+
+    exit_code = 1
+
+
+def plain_os_error(exc: OSError, folder: str | None = None) -> str:
+    """An operating-system error in plain words, naming the file (or else ``folder``): never "[Errno 30]"."""
+    import errno
+
+    what = {
+        errno.ENOSPC: "the disk is full (磁盘空间不足)",
+        errno.EDQUOT: "the disk quota is used up (磁盘配额已满)",
+        errno.EROFS: "the folder is on a read-only file system (只读文件系统)",
+        errno.EACCES: "permission denied (没有权限)",
+        errno.EPERM: "operation not permitted (没有权限)",
+        errno.ENOENT: "no such file or folder (文件不存在)",
+    }.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = exc.filename or folder
+    return f"{where}: {what}" if where else what

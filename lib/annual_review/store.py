@@ -189,7 +189,15 @@ class OutputFolder:
             raise BuildError(f"{staging}: nothing to publish as {missing}")
         record = {"staging": staging.name, "move": list(moves), "remove": [r for r in removals if r not in moves]}
         write_atomic(self.path / JOURNAL, json.dumps(record, ensure_ascii=False))  # the commit point
-        self._roll_forward(staging, record["move"], record["remove"])
+        try:
+            self._roll_forward(staging, record["move"], record["remove"])
+        except OSError as exc:  # past the commit point: the old report is partly replaced, and that must be said
+            from .exceptions import PublicationCutShort, plain_os_error
+
+            raise PublicationCutShort(
+                f"publishing into {self.path} was cut short ({plain_os_error(exc)}): some of its files are this "
+                f"build's and some the last one's until the next build finishes the publication from "
+                f"{JOURNAL} (发布中断：下次生成时自动完成)") from exc
 
     def _roll_forward(self, staging: Path, moves: list[str], removals: list[str]) -> None:
         """Do (or finish) a publication; every step can be repeated, so a second attempt completes the first."""

@@ -201,21 +201,28 @@ def build_workspace(
     return outcomes
 
 
-def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies: list[str]) -> tuple[list, dict]:
-    """The headline indicators every body keeping the table has for ``year``: rows (indicator, unit) and values by body."""
+def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies: list[str],
+                      left_out: dict[str, str] | None = None) -> tuple[list, dict]:
+    """The headline indicators every body keeping the table has for ``year``: rows (indicator, unit) and values by body.
+
+    A body among ``bodies`` whose figures cannot be had is put in ``left_out`` with the reason, so a total over
+    the others never passes for the whole."""
     from .data import load_table
     from .schemas import table_specs
 
     spec = workspace.indicators
+    left_out = left_out if left_out is not None else {}
     values: dict[str, dict[str, tuple[float, str]]] = {}
     for body in workspace.bodies:
         if body.name not in bodies:
             continue
         try:
             if spec["table"] not in table_specs(body.data):
+                left_out[body.name] = f"它不登记“{spec['table']}”表 (it keeps no table '{spec['table']}')"
                 continue
             table = load_table(body.data, year, spec["table"])
-        except AnnualReviewError:
+        except AnnualReviewError as exc:
+            left_out[body.name] = f"其数据未能读取 (its data could not be read: {str(exc).splitlines()[0][:120]})"
             continue
         values[body.name] = {str(r[spec["label"]]): (float(r[spec["value"]]), str(r[spec["unit"]]))
                              for r in table.to_dict("records")}
@@ -252,7 +259,10 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
     built = {o.body for o in outcomes if o.status == "built"}
     for year in sorted(years, reverse=True):
         names = [b.name for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "built"]
-        indicators, values = shared_indicators(workspace, configs, year, names)
+        left_out = {b.name: f"其{year}年报告生成失败 (its {year} report failed: "
+                            f"{status[(b.name, year)].error.splitlines()[0][:120]})"
+                    for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "failed"}
+        indicators, values = shared_indicators(workspace, configs, year, names, left_out)
         if not indicators:
             continue
         shown = [n for n in names if n in values]
@@ -265,8 +275,12 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
             lines.append(f"<tr><th scope=\"row\">{e(indicator)}（{e(unit)}）</th>"
                          + "".join(f'<td class="num">{_number(c)}</td>' for c in cells)
                          + f'<td class="num total">{total}</td></tr>')
+        missing = "".join(f"<li>{e(name)}：{e(why)}</li>" for name, why in left_out.items())
+        note = (f'<p class="partial">合计不含以下单位 (the totals leave out):</p><ul class="partial">{missing}</ul>'
+                if left_out else "")
         sections.append(f'<h2>{year}年主要指标（各单位共有）</h2><table class="shared"><thead><tr><th scope="col">指标</th>'
-                        f'{head}<th scope="col">合计</th></tr></thead><tbody>{"".join(lines)}</tbody></table>')
+                        f'{head}<th scope="col">合计{"（部分单位）" if left_out else ""}</th></tr></thead>'
+                        f'<tbody>{"".join(lines)}</tbody></table>{note}')
     checks = []
     for body in workspace.bodies:
         config = configs.get(body.name)
