@@ -12,6 +12,8 @@ import json
 import re
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -533,3 +535,393 @@ def test_years_built_together_run_on_the_same_warm_kernel(tmp_path):
     kernels = {year: {s["kernel"] for s in json.loads((out / year / "manifest.json").read_text(encoding="utf-8"))["sections"].values()}
                for year in ("2021", "2022")}
     assert len(kernels["2021"]) == 1 and kernels["2021"] == kernels["2022"] and 0 not in kernels["2021"]
+
+
+# === Issue #20: trust, second pass ================================================================
+
+def build_html(root: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli("build", *args, "--format", "html", "--output-dir", str(out), cwd=root)
+
+
+# --- 20.1 config is data --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parameters, said", [
+    ({"x = 1\nimport os; os.system('touch {marker}') #": 1}, "is not a name a notebook can declare"),
+    ({"__import__('os').system('touch {marker}')": 1}, "is not a name a notebook can declare"),
+    ({"sectoin": "item1"}, "narrative.ipynb declares no such parameter"),
+    ({"section": 5}, "parameter 'section' must be a str"),
+    ({"section": {"a": [1, {"b": "touch {marker}"}]}}, "parameter 'section' must be a str"),
+])
+def test_a_section_parameter_is_a_declared_name_given_a_value_of_its_type(tmp_path, parameters, said):
+    marker = tmp_path / "ran"
+    given = {k.replace("{marker}", str(marker)): v for k, v in parameters.items()}
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", given)])
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr
+    assert re.search(r"report\.yml, line \d+: ", result.stderr)
+    assert not marker.exists() and not (tmp_path / "out" / "2021").exists()
+
+
+@pytest.mark.parametrize("how", ["path", "link"])
+def test_notebooks_outside_the_project_run_only_from_a_folder_the_builder_trusts(tmp_path, how):
+    root = small_project(tmp_path / "project", [("甲", "narrative.ipynb", {})])
+    outside = tmp_path / "outside"
+    shutil.move(root / "notebooks", outside)
+    config = root / "report.yml"
+    if how == "path":
+        config.write_text(config.read_text(encoding="utf-8").replace("notebooks: notebooks", "notebooks: ../outside"),
+                          encoding="utf-8")
+    else:
+        (root / "notebooks").symlink_to(outside)
+    refused = build_html(root, tmp_path / "out")
+    assert refused.returncode == 2 and "is outside the project" in refused.stderr and "--trust-folder" in refused.stderr
+    assert not (tmp_path / "out" / "2021").exists()
+    trusted = build_html(root, tmp_path / "out", "--trust-folder", str(outside))
+    assert trusted.returncode == 0, trusted.stderr
+    assert "第1项。" in report_text(tmp_path / "out")
+
+
+# --- 20.2 every file a section reads is tracked ----------------------------------------------------
+
+def test_a_file_a_notebook_reads_with_pandas_is_tracked(tmp_path):
+    root = small_project(tmp_path, [("甲", "reader.ipynb", {})])
+    extra = root / "data" / "2021" / "extra.csv"
+    extra.write_text("项目,数量\n甲,111\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = build_html(root, out)
+    assert first.returncode == 0, first.stderr
+    assert "111" in report_text(out) and "not read" not in first.stdout
+    extra.write_text("项目,数量\n甲,2222\n", encoding="utf-8")
+    second = build_html(root, out)
+    assert second.returncode == 0, second.stderr
+    assert "up to date" not in second.stdout and "not read" not in second.stdout
+    assert "2,222" in report_text(out) or "2222" in report_text(out)
+    assert "111" not in report_text(out)
+
+
+def test_a_file_read_outside_the_project_is_said(tmp_path):
+    elsewhere = (tmp_path / "elsewhere.csv").resolve()
+    elsewhere.write_text("项目,数量\n甲,7\n", encoding="utf-8")
+    root = small_project(tmp_path / "project", [("甲", "reader.ipynb", {"name": "../../../elsewhere.csv"})])
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert f"section 'item1' read {elsewhere}, outside the project and its data" in result.stdout
+
+
+# --- 20.3 personal data wherever it is published, however it is written -----------------------------
+
+def test_personal_data_split_over_lines_is_refused_before_publishing(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    path = add_narrative(root, f"第一行。\n证件号{VALID_ID[:10]}\n{VALID_ID[10:]}，已核实。\n")
+    result = run_cli("build", "--format", "html,docx", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{path.relative_to(root)}, line 2: 身份证号码" in result.stderr
+    assert not list((tmp_path / "out" / "2021").glob("report.*"))
+
+
+@pytest.mark.parametrize("text, kind, line", [
+    (f"证件号{VALID_ID[:10]}\n{VALID_ID[10:]}，已核实。\n", "身份证号", 2),
+    ("联系电话138\r\n1234 5678。\n", "手机号码", 2),
+    ("联系电话138**1234**5678。\n", "手机号码", 2),
+    ("联系电话 *138* 1234 `5678`。\n", "手机号码", 2),
+    ("联系电话 138<span>1234</span>\n5678。\n", "手机号码", 2),
+])
+def test_personal_data_is_found_as_a_reader_reads_the_narrative(text, kind, line):
+    from annual_review.privacy import scan_html, scan_lines
+    from annual_review.narrative import to_html
+
+    found = scan_lines("第一行。\n" + text, "item1.md")
+    assert [f.kind[:4] for f in found] == [kind] and str(found[0]).startswith(f"item1.md, line {line}: ")
+    if "<span>" not in text:  # (the page shows a tag as text: no number there)
+        assert [f.kind[:4] for f in scan_html(to_html(text), "report.html")] == [kind]
+
+
+@pytest.mark.parametrize("where", ["markdown cell", "printed output"])
+def test_personal_data_in_an_executed_notebook_is_refused(tmp_path, where):
+    root = small_project(tmp_path, [("甲", "talkative.ipynb", {})])
+    said = "核对完毕。" if where == "markdown cell" else "核对：联系人电话 13812345678"
+    (root / "data" / "2021" / "notes.txt").write_text(said, encoding="utf-8")  # what the section prints
+    if where == "markdown cell":
+        notebook = root / "notebooks" / "talkative.ipynb"
+        cells = json.loads(notebook.read_text(encoding="utf-8"))
+        cells["cells"][0]["source"].append(f"\n\n联系人身份证号 {VALID_ID}")
+        notebook.write_text(json.dumps(cells, ensure_ascii=False), encoding="utf-8")
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 2 and "Personal data found" in result.stderr
+    assert re.search(rf"sections/talkative.ipynb, cell {1 if where == 'markdown cell' else 4}\b", result.stderr)
+    assert not (tmp_path / "out" / "2021" / "sections").exists()
+
+
+def test_personal_data_in_document_properties_and_file_names_is_found():
+    import io
+
+    import docx
+
+    from annual_review.privacy import scan_docx, scan_published
+
+    document = docx.Document()
+    document.add_paragraph("正文")
+    document.core_properties.author = f"经办人 {VALID_ID}"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert [f.kind[:4] for f in scan_docx(buffer.getvalue())] == ["身份证号"]
+    assert "report.docx" in str(scan_docx(buffer.getvalue())[0])
+    named = scan_published({"13812345678.ipynb": b"{}"})
+    assert len(named) == 1 and "the file's name" in str(named[0])
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_narrative_linked_outside_the_project_is_neither_read_nor_echoed(tmp_path, command):
+    root = small_project(tmp_path / "project", [("甲", "narrative.ipynb", {})])
+    secret = tmp_path / "secret.md"
+    secret.write_text("机密内容：不应出现。\n", encoding="utf-8")
+    narrative = root / "data" / "2021" / "narrative" / "item1.md"
+    narrative.unlink()
+    narrative.symlink_to(secret)
+    args = ["--format", "html", "--output-dir", str(tmp_path / "out")] if command == "build" else []
+    result = run_cli(command, *args, cwd=root)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "item1.md, line 1: a link to a file outside the narrative folder" in said
+    assert "机密内容" not in said and not (tmp_path / "out").exists()
+
+
+# --- 20.4 config strings and narratives cannot make markup ----------------------------------------
+
+@pytest.mark.parametrize("section_id", ['kf"><style>main section{display:none}</style>', "Leaders_Duty", "a b", "-x"])
+def test_a_section_id_is_a_slug_or_refused(tmp_path, section_id):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    config = root / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("id: item1", f"id: {json.dumps(section_id)}"),
+                      encoding="utf-8")
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 2 and "must be lower-case letters, digits and hyphens" in result.stderr
+    assert re.search(r"report\.yml, line 5: sections item 1: id ", result.stderr)  # the line of "- id:"
+    assert not (tmp_path / "out" / "2021").exists()
+
+
+@pytest.mark.parametrize("text, line", [
+    ("正文。\n\n![图][r]\n\n[r]: //host/x\n", 3),
+    ("正文。\n见[此][r]。\n\n[r]: //host/x\n", 4),
+    ("正文。\n见 ht{# 注释 #}tp://host/x 。\n", 2),
+    ("正文。\n!{# 注释 #}[图](//host/x)\n", 2),
+    ("正文。\n见 <https://host/x>。\n", 2),
+    ("正文。\n<img src=\"//host/x\">\n", 2),
+    ("正文。\n<a href='data:text/html,x'>点</a>\n", 2),
+    ("正文。\n{{ '![图](//host/x)' }}\n", 2),
+    ("正文。\n{{ '![图][r]' }}\n\n[r]: //host/x\n", 2),
+])
+def test_every_way_to_a_picture_or_link_in_a_narrative_is_refused(text, line):
+    with pytest.raises(NarrativeError) as caught:
+        render_text(text, {}, source="x.md")
+    assert f"x.md, line {line}" in str(caught.value)
+
+
+def test_a_picture_refused_by_markdown_is_never_fetched(tmp_path, server):
+    url, requests = server
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    add_narrative(root, f"正文。\n\n!{{# #}}[图]({url[5:]}/tracker.png)\n")
+    result = run_cli("build", "--format", "html,pdf", "--output-dir", str(tmp_path / "out"), cwd=root)
+    assert result.returncode == 1 and "a picture" in result.stderr
+    assert requests == [] and not (tmp_path / "out" / "2021" / "report.html").exists()
+
+
+# --- 20.5 bounded resources ------------------------------------------------------------------------
+
+def _render_with_little_memory(template: str, megabytes: int = 600) -> subprocess.CompletedProcess:
+    """Render ``template`` in a process whose address space is capped: a narrative that allocates first fails there
+    with MemoryError (or is killed) instead of the narrative message."""
+    code = ("import resource, sys\n"
+            "import pandas as pd\n"
+            "from annual_review.narrative import render_text\n"
+            "from annual_review.exceptions import NarrativeError\n"
+            f"resource.setrlimit(resource.RLIMIT_AS, ({megabytes} << 20, {megabytes} << 20))\n"
+            "try:\n"
+            "    render_text(sys.stdin.read(), {'table': pd.DataFrame({'count': [1, 2]})}, source='x.md')\n"
+            "except NarrativeError as exc:\n"
+            "    print(exc)\n")
+    return subprocess.run([sys.executable, "-c", code], input=template, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("template, said", [
+    ("{% set a = 'xx' %}\n" + "{% set a = a ~ a %}" * 29 + "\n{{ a[:2] }}", "joining texts of more than 200,000 characters"),
+    ("{% set a = 'xx' %}\n" + "{% set a = a + a %}" * 29 + "\n{{ a[:2] }}", "joining texts of more than 200,000 characters"),
+    ("{% set a = ['xx'] %}\n" + "{% set a = a + a %}" * 29 + "\n{{ a[:2] }}", "joining texts of more than 200,000 characters"),
+    ("{% set a = ['xx'] %}\n" + "{% set a = a * 2 %}" * 29 + "\n{{ a[:2] }}", "repeating a text"),
+    ("正文\n{{ ('x' * 150000) ~ ('x' * 150000) }}\n", "joining texts of more than 200,000 characters"),
+    ("正文\n{{ '%100000000d' % 1 }}\n", "wider than 300 characters"),
+    ("正文\n{{ '%.100000000f' % 1.5 }}\n", "wider than 300 characters"),
+    ("正文\n{{ '%*d' % (100000000, 1) }}\n", "wider than 300 characters"),
+    ("正文\n{{ table | each('{count:100000000d}') }}\n", "wider than 300 characters"),
+    ("正文\n{{ table | each('{count:{count}}') }}\n", "each"),
+    ("{{1}}" * 6_000, "6,000 placeholders"),  # (150,000 took half a minute and 1.8 GB to compile)
+    ("x" * 150_000 + "{{ x }}", "150,007 characters; a narrative holds at most 100,000"),
+])
+def test_a_narrative_is_refused_before_it_takes_the_memory(template, said):
+    result = _render_with_little_memory(template)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "x.md" in result.stdout and said in result.stdout, result.stdout
+
+
+def test_a_section_past_its_memory_limit_is_named(tmp_path):
+    root = small_project(tmp_path, [("甲", "hungry.ipynb", {"megabytes": 2048}), ("乙", "narrative.ipynb", {})],
+                         config="memory: 768MB\n")
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "section 'item1' (hungry.ipynb)" in result.stderr
+    assert "needed more memory than its kernel may take (768 MB; memory: in the config)" in result.stderr
+    assert "narrative.ipynb" in result.stdout and "ran" in result.stdout.split("narrative.ipynb")[1].split("\n")[0]
+
+
+# --- 20.6 the cache is untrusted input -------------------------------------------------------------
+
+def _poison(out: Path, change) -> None:
+    path = out / "2021" / "manifest.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    change(record)
+    path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_recorded_input_that_is_not_a_project_file_is_never_opened(built_small):
+    """A pipe (whose read waits for ever), a device (whose read never ends) and a file outside the project, named as
+    inputs by a record someone wrote: the build decides without opening them, and runs the sections again."""
+    root, out = built_small
+    pipe = root / "data" / "2021" / "pipe"
+    os.mkfifo(pipe)
+
+    def change(record):
+        first, second = record["sections"].values()
+        first["inputs"][str(pipe)] = "0" * 64
+        second["inputs"].update({"/dev/zero": "0" * 64, "/etc/hostname": "0" * 64})
+
+    _poison(out, change)
+    # A hang would stop here (subprocess's timeout, as a guard only); the build must decide without opening them.
+    result = subprocess.run([sys.executable, "-m", "annual_review", "build", "--format", "html", "--output-dir", str(out)],
+                            cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(re.findall(r"narrative\.item\d\.ipynb +ran", result.stdout)) == 2  # neither record trusted
+
+
+_GOOD_RECORD = {"sections": {"item1": {"key": "k", "inputs": {"data/2021/a.csv": "d"}, "seconds": 1.5, "kernel": 7}},
+                "outputs": {"report.html": "d"}, "tables_with_rows": ["t"], "earlier_data": {"2020": "d"}}
+
+
+@pytest.mark.parametrize("where, field, value", [
+    ("", "tables_with_rows", 5), ("", "earlier_data", []), ("", "outputs", {"report.html": 3}), ("", "sections", "all"),
+    ("item1", "seconds", "fast"), ("item1", "inputs", ["x"]), ("item1", "kernel", "7"), ("", "tables_with_rows", [1]),
+])
+def test_a_manifest_of_the_wrong_shape_is_no_cache_with_a_warning(tmp_path, where, field, value):
+    record = json.loads(json.dumps(_GOOD_RECORD))
+    (record["sections"][where] if where else record)[field] = value
+    (tmp_path / "manifest.json").write_text(json.dumps(record), encoding="utf-8")
+    said: list[str] = []
+    assert manifest.read(tmp_path, warn=said.append) == {}
+    assert len(said) == 1 and "manifest.json is not a build record" in said[0] and f"'{field}'" in said[0]
+    (tmp_path / "manifest.json").write_text(json.dumps(_GOOD_RECORD), encoding="utf-8")
+    assert manifest.read(tmp_path, warn=said.append) == _GOOD_RECORD and len(said) == 1  # (the good one is read)
+
+
+def test_a_build_after_a_manifest_of_the_wrong_shape_rebuilds_and_replaces_it(built_small):
+    root, out = built_small
+    _poison(out, lambda record: record.update({"earlier_data": []}))
+    result = build_html(root, out)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "manifest.json is not a build record ('earlier_data'" in result.stdout
+    assert len(re.findall(r"narrative\.item\d\.ipynb +ran", result.stdout)) == 2
+    assert "up to date" in build_html(root, out).stdout  # the record was replaced: later builds use it
+
+
+# --- 20.7 plain, true messages -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_narrative_too_large_is_refused_in_words(tmp_path, command):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    path = add_narrative(root, "第一行，" + "甲乙丙丁,戊己庚辛。" * 12_000 + "\n")  # 336 KB on one line
+    args = ["--format", "html", "--output-dir", str(tmp_path / "out")] if command == "build" else []
+    result = run_cli(command, *args, cwd=root)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{path.relative_to(root)}: 336,013 bytes, more than a narrative holds" in result.stderr
+    assert "甲乙丙丁" not in result.stderr
+
+
+@pytest.mark.parametrize("template, line, said", [
+    ("第一行\n{{ 5 | each('{x}') }}\n", 2, "each"),
+    ("第一行\n{{ 'abc' | each('{x}') }}\n", 2, "each"),
+    ("\n" * 8 + "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}\n" + "正文\n" * 10,
+     9, "took more than 5 s"),
+])
+def test_a_narrative_error_names_the_line_it_is_on(template, line, said):
+    with pytest.raises(NarrativeError) as caught:
+        render_text(template, {}, source="x.md")
+    assert f"x.md, line {line}" in str(caught.value) and said in str(caught.value)
+
+
+@pytest.mark.parametrize("code, said", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only file system")])
+def test_an_os_error_without_a_file_names_the_output_folder(tmp_path, monkeypatch, capsys, code, said):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    out = tmp_path / "out"
+
+    def refuse(path, content):
+        raise OSError(code, os.strerror(code))  # as shutil and the kernel's pipes raise it: no file named
+
+    monkeypatch.setattr(store, "write_atomic", refuse)
+    assert cli.main(["build", "--config", str(root / "report.yml"), "--data-dir", str(root / "data"),
+                     "--output-dir", str(out), "--format", "html"]) == 1
+    err = capsys.readouterr().err
+    assert said in err and str(out) in err and "[Errno" not in err and "Traceback" not in err
+
+
+def test_a_publication_cut_short_is_not_called_kept(built_small, monkeypatch, capsys):
+    root, out = built_small
+    add_narrative(root, "新的一句。\n")
+    monkeypatch.setattr(store, "_move", _failing_move(1))
+    assert cli.main(["build", "--config", str(root / "report.yml"), "--data-dir", str(root / "data"),
+                     "--output-dir", str(out), "--format", "html"]) == 1
+    err = capsys.readouterr().err
+    assert "was cut short" in err and "the disk is full" in err and "next build" in err
+    assert "left as it was" not in err and "kept" not in err
+
+
+def test_each_problem_of_the_table_declarations_is_said_once(tmp_path):
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    shutil.copytree(root / "data" / "2021", root / "data" / "2020")  # (declarations are checked with each year)
+    (root / "data" / "tables.yml").write_text(
+        "tables:\n  t:\n    columns:\n      a: {type: txet}\n      b: {type: integer, minimum: many}\n", encoding="utf-8")
+    result = build_html(root, tmp_path / "out")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    said = [line for line in result.stderr.splitlines() if "tables.yml" in line]
+    assert said and len(said) == len(set(said)) and any("txet" in line for line in said)
+    for problem in ("type 'txet' is not one of", "unknown key 'minimum'"):
+        assert sum(problem in line for line in result.stderr.splitlines()) == 1, problem
+
+
+# --- 20.9 inputs fixed before they are used; a partial total says so ----------------------------------
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Until ``path`` exists (an event the section makes), or the process has ended."""
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the build ended before {path.name} appeared: {process.communicate()}")
+        time.sleep(0.05)
+
+
+def test_a_file_changed_while_its_section_runs_runs_the_section_again(tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    root = small_project(tmp_path / "project", [("甲", "midrun.ipynb", {"started": str(started), "go": str(go)})])
+    extra = root / "data" / "2021" / "extra.csv"
+    extra.write_text("项目,数量\n甲,111\n", encoding="utf-8")
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "annual_review", "build", "--format", "html",
+                                "--output-dir", str(out)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(started, process)  # the section has read the file
+    extra.write_text("项目,数量\n甲,2222\n", encoding="utf-8")  # an editor saves again
+    go.touch()
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    assert "extra.csv changed while it ran; running it again" in stdout
+    text = report_text(out)
+    assert "2222" in text.replace(",", "") and "111" not in text
+    again = build_html(root, out)
+    assert "up to date" in again.stdout  # recorded with what it read the second time: nothing left to do
+
+
+# (A total over bodies that leaves one out: tests/test_workspace.py, which builds the workspace once for all.)

@@ -115,6 +115,17 @@ def test_the_city_view_lists_every_body_and_year_and_totals_the_shared_indicator
     assert "缺少：党政主要负责人履行推进法治建设第一责任人职责情况" in index  # the 2019 rules, per body
 
 
+def test_a_city_total_that_leaves_a_body_out_says_which_and_why(local):
+    """Issue #20: 丁区's 2021 report failed, so the 2021 totals are the three others' sum, and the page says so."""
+    out, _ = local
+    index = (out / "index.html").read_text(encoding="utf-8")
+    shared = re.search(r"<h2>2021年主要指标（各单位共有）</h2>(.*?)</ul>", index, flags=re.S).group(1)
+    assert "合计（部分单位）" in shared and f"<th scope=\"col\">{BROKEN}</th>" not in shared
+    assert re.search(rf"合计不含以下单位.*<li>{BROKEN}：其2021年报告生成失败.*preschool_aid\.csv", shared, flags=re.S)
+    whole = re.search(r"<h2>2020年主要指标（各单位共有）</h2>(.*?)</table>(.*?)<h2", index, flags=re.S)
+    assert "部分单位" not in whole.group(1) and "合计不含" not in whole.group(2)  # 2020: every body built
+
+
 # --- a real cluster --------------------------------------------------------------------------------
 
 def _descendants(pid: int) -> set[int]:

@@ -40,6 +40,7 @@ TEXT_FIELDS = ("year", "prev_year", "next_year", "body")
 DEFAULT_TIMEOUT = 600  # seconds a section may run (config `timeout:`, `build --timeout`)
 DEFAULT_MEMORY = "4GB"  # the memory each kernel may take (config `memory:`); a section past it fails, named
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MB|GB)\s*$", re.I)
+MIN_MEMORY = 768 * 1024**2  # a warm kernel holds about 320 MB before any section runs
 MEMORY_ENV = "ANNUAL_REVIEW_MEMORY"  # the build tells its kernels their memory limit, in bytes
 
 
@@ -315,7 +316,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
             if item.get("parameters") is not None and not isinstance(item.get("parameters"), Mapping):
                 problems.append(f"{path}: {here}: 'parameters' must map names to values")
             elif item.get("parameters"):
-                problems.extend(check_parameters(item["parameters"], nb_path, f"{path}: {here}", key_lines.get))
+                problems.extend(check_parameters(item["parameters"], nb_path, path, here, key_lines.get))
             named = (item.get("parameters") or {}).get("section") if isinstance(item.get("parameters"), Mapping) else None
             # A section is named by its id, else by the narrative it shows (sections sharing a notebook), else its notebook.
             explicit = item.get("id")
@@ -359,8 +360,8 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
     timeout = seconds(raw.get("timeout"), "top level")
     memory = str(raw.get("memory", DEFAULT_MEMORY))
     size = memory_bytes(memory)
-    if size is None or not 256 * 1024**2 <= size <= 1024**4:
-        problems.append(f"{path}: memory: {memory[:20]!r} is not a memory size from 256MB to 1024GB (such as 4GB)")
+    if size is None or not MIN_MEMORY <= size <= 1024**4:
+        problems.append(f"{path}: memory: {memory[:20]!r} is not a memory size from 768MB to 1024GB (such as 4GB)")
     if raw.get("title"):
         _check_fields(str(raw["title"]), f"{path}: title", problems)
     params = raw.get("params") or {}
@@ -539,15 +540,15 @@ def literal(value, depth: int = 0) -> bool:
     return False
 
 
-def check_parameters(parameters: Mapping, notebook: Path | None, where: str, line_of) -> list[str]:
-    """Problems with a section's ``parameters:``: each a Python name its notebook declares, with a literal value of
-    the type declared (``headline: list``)."""
+def check_parameters(parameters: Mapping, notebook: Path | None, path: Path, here: str, line_of) -> list[str]:
+    """Problems with a section's ``parameters:`` (``here`` in the config ``path``): each a Python name its notebook
+    declares, with a literal value of the type declared (``headline: list``); ``line_of(key)`` finds a key's line."""
     import keyword
 
     problems = []
     declared = declared_parameters(notebook) if notebook is not None else {}
     for key, value in parameters.items():
-        at = f"{where}, line {line_of(key)}" if line_of(key) else where
+        at = f"{path}, line {line_of(key)}: {here}" if line_of(key) else f"{path}: {here}"
         if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
             problems.append(f"{at}: parameter name {str(key)[:60]!r} is not a name a notebook can declare (letters, "
                             "digits and _, not starting with a digit); it was not passed to any notebook")

@@ -205,19 +205,45 @@ def warm_up() -> None:
     _limit_memory()
 
 
+HEADROOM = 256 * 1024**2  # the least a section is left once the kernel's own memory is counted
+
+
 def _limit_memory() -> None:
     """The memory the build allows each kernel (``memory:`` in the config): a section that needs more meets a
     MemoryError, which the build names, instead of the whole machine running out. Set before the baseline is
-    taken, so it is the state every section starts from (and a section that changes it is seen)."""
+    taken, so it is the state every section starts from (and a section that changes it is seen).
+
+    The limit is on the memory the kernel writes to (``RLIMIT_DATA``: its heap and private maps, where pandas and
+    NumPy keep their data), not its address space, of which a kernel's threads reserve a gigabyte they never use.
+    """
     try:
         import resource
     except ImportError:  # Windows
         return
     limit = int(os.environ.get("ANNUAL_REVIEW_MEMORY", "0") or 0)
-    if limit > 0:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard == resource.RLIM_INFINITY or limit < hard:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    kind = getattr(resource, "RLIMIT_DATA", resource.RLIMIT_AS)
+    if limit <= 0:
+        return
+    used = _memory_in_use()
+    if used is not None and limit < used + HEADROOM:
+        raise MemoryError(f"memory: {limit // 1024**2} MB in the config leaves a section nothing: a kernel holds "
+                          f"{used // 1024**2} MB once the library is loaded; give it at least "
+                          f"{-(-(used + HEADROOM) // 2**27) * 128}MB")
+    _, hard = resource.getrlimit(kind)
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        resource.setrlimit(kind, (limit, limit))
+
+
+def _memory_in_use() -> int | None:
+    """The memory this process has written to (VmData, in bytes), where the system says it (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def baseline(cwd: str) -> bool:

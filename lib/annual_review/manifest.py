@@ -114,7 +114,7 @@ def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, exe
         return Verdict(False, "no record of what it read")
     strays = [p for p in inputs if roots and not any(Path(p).resolve().is_relative_to(r) for r in roots)]
     if strays:
-        return Verdict(False, f"its record names a file outside the project ({Path(strays[0]).name}); not read")
+        return Verdict(False, f"its record names a file outside the project ({strays[0]}); not read")
     changed = [Path(p).name for p, digest in inputs.items() if file_digest(p) != digest]
     if changed:
         return Verdict(False, f"data changed: {', '.join(sorted(changed))}")
@@ -155,7 +155,7 @@ def _invalid(record) -> str | None:
         if name in record and (not isinstance(record[name], kind) or isinstance(record[name], bool)):
             return f"not a build record ('{name}' is a {type(record[name]).__name__})"
     if not all(isinstance(v, str) for v in record.get("outputs", {}).values()):
-        return "not a build record (an output without a digest)"
+        return "not a build record ('outputs': a file without its digest)"
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in record.get("earlier_data", {}).items()):
         return "not a build record ('earlier_data')"
     if not all(isinstance(t, str) for t in record.get("tables_with_rows", [])):

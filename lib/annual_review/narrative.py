@@ -260,8 +260,9 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
     _refuse_remote(template, source)
     tags = template.count("{{") + template.count("{%")
     if len(template) > MAX_SOURCE or tags > MAX_TAGS:
-        raise NarrativeError(f"{source}: {len(template):,} characters and {tags:,} placeholders; a narrative holds at most "
-                             f"{MAX_SOURCE:,} and {MAX_TAGS:,} (叙述文本过长)")
+        what = (f"{len(template):,} characters; a narrative holds at most {MAX_SOURCE:,}" if len(template) > MAX_SOURCE
+                else f"{tags:,} placeholders ({{{{ … }}}} and {{% … %}}); a narrative holds at most {MAX_TAGS:,}")
+        raise NarrativeError(f"{source}: {what} (叙述文本过长)")
     _budget.register = register = []
     _budget.notes = said = []
     compiled = None

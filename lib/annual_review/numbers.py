@@ -185,12 +185,12 @@ def _share(part, whole, digits: int, may_exceed: bool, zero: str, what: str) -> 
             raise ValueError(f"{what} takes numbers or figures, not {value!r}")
     if part < 0 or whole < 0:
         raise ValueError(f"{what}: a share cannot be negative ({part} of {whole}); check the figures it is made of")
+    if part > whole and not may_exceed:  # (a part of a whole of 0 too: the figures disagree)
+        raise ValueError(f"{what}: the part ({part}) is more than the whole ({whole}), which a share cannot be; if it may "
+                         "be (a rate of more than 100%), say so: may_exceed=True")
     if whole == 0:
         return None, zero, f"{what}: the whole is 0, so there is no share of it; " + (
             f"wrote “{zero}” instead" if zero else "nothing was written (give words for it: zero=\"…\")")
-    if part > whole and not may_exceed:
-        raise ValueError(f"{what}: the part ({part}) is more than the whole ({whole}), which a share cannot be; if it may "
-                         "be (a rate of more than 100%), say so: may_exceed=True")
     return part / whole, _percent_text(100 * part / whole, digits, whole=part == whole), ""
 
 

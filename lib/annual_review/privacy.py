@@ -55,7 +55,7 @@ class Finding:
 
 def scan(text: str, where: str) -> list[Finding]:
     """Personal data in ``text``; ``where`` names its place (file and line, or section and element)."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n")  # (a line break saved by Windows is one break)
     found = []
     for match in _ID.finditer(text):
         number = _SPLIT.sub("", match.group())
@@ -67,16 +67,21 @@ def scan(text: str, where: str) -> list[Finding]:
     return found
 
 
+# Markdown's inline marks and HTML tags: a reader sees the digits around them run together (138**1234**5678).
+_MARKS = re.compile(r"<[^<>\n]*>|[*`~]")
+
+
 def scan_lines(text: str, source: str) -> list[Finding]:
-    """Like :func:`scan`, over the whole text (a number split over two lines is still found), each finding naming
-    ``source`` and the line it starts on."""
-    normalised = unicodedata.normalize("NFKC", text)
-    found = []
-    for finding in scan(text, source):
-        start = _start(normalised, finding.text)
-        line = normalised.count("\n", 0, start) + 1 if start >= 0 else 1
-        found.append(Finding(finding.kind, finding.text, f"{source}, line {line}"))
-    return found
+    """Like :func:`scan`, over the whole text as a reader reads it (a number split over two lines, or by emphasis or
+    a tag, is still found), each finding naming ``source`` and the line it starts on."""
+    found: dict[tuple[str, str], Finding] = {}
+    for version in (text, _MARKS.sub("", text)):  # (the marks never hold a line break: lines stay where they were)
+        normalised = unicodedata.normalize("NFKC", version).replace("\r\n", "\n")
+        for finding in scan(version, source):
+            start = _start(normalised, finding.text)
+            line = normalised.count("\n", 0, start) + 1 if start >= 0 else 1
+            found.setdefault((finding.kind, finding.text), Finding(finding.kind, finding.text, f"{source}, line {line}"))
+    return list(found.values())
 
 
 def _start(text: str, number: str) -> int:

@@ -249,6 +249,19 @@ def _quantity(raw, where: str, problems: list[str], tables: Mapping) -> Quantity
     return quantity
 
 
+_TOP_KEYS = ("tables", "checks")
+_TABLE_KEYS = ("file", "title", "description", "columns", "key", "optional", "since", "notes", "rules")
+_COLUMN_KEYS = ("type", "label", "description", "unit", "categories", "required", "min", "max", "example", "since")
+_CHECK_KEYS = ("description", "total", "equals")
+
+
+def _unknown(mapping: Mapping, known: tuple[str, ...], where: str) -> list[str]:
+    """A problem for each key a declaration does not know: a misspelt key (or a text whose unquoted commas made
+    keys of its words) is named, never ignored."""
+    return [f"{where}: unknown key {str(key)[:40]!r} (known: {', '.join(known)}); a text with a comma or colon in "
+            "{…} needs quotes" for key in mapping if key not in known]
+
+
 @functools.cache
 def _read(path: Path, mtime: float) -> Declarations:
     try:
@@ -261,16 +274,24 @@ def _read(path: Path, mtime: float) -> Declarations:
         raise DataError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     if not isinstance(raw, Mapping) or not isinstance(raw.get("tables", {}), Mapping):
         raise DataError(f"{path}: expected 'tables:' (a mapping of table names to declarations) and optional 'checks:'")
-    problems: list[str] = []
+    problems: list[str] = _unknown(raw, _TOP_KEYS, f"{path}")
     tables: dict[str, TableSpec] = {}
     for name, body in (raw.get("tables") or {}).items():
         where = f"{path}: table '{name}'"
         if not isinstance(body, Mapping) or not isinstance(body.get("columns"), Mapping):
             problems.append(f"{where}: needs a 'columns' mapping")
             continue
+        problems += _unknown(body, _TABLE_KEYS, where)
         columns = []
         for col, decl in body["columns"].items():
             decl = decl or {}
+            if not isinstance(decl, Mapping):
+                problems.append(f"{where}, column '{col}': expected a mapping such as {{type: integer, label: 人数}}")
+                continue
+            problems += _unknown(decl, _COLUMN_KEYS, f"{where}, column '{col}'")
+            for bound in ("min", "max"):
+                if decl.get(bound) is not None and (isinstance(decl[bound], bool) or not isinstance(decl[bound], (int, float))):
+                    problems.append(f"{where}, column '{col}': '{bound}' must be a number, not {decl[bound]!r}")
             kind = decl.get("type", "text")
             if kind not in COLUMN_TYPES:
                 problems.append(f"{where}, column '{col}': type '{kind}' is not one of {COLUMN_TYPES}")
@@ -335,6 +356,7 @@ def _read(path: Path, mtime: float) -> Declarations:
         if not isinstance(item, Mapping):
             problems.append(f"{where}: expected 'description', 'total' and 'equals'")
             continue
+        problems += _unknown(item, _CHECK_KEYS, where)
         total = _quantity(item.get("total"), f"{where} 'total'", problems, tables)
         equals = _quantity(item.get("equals"), f"{where} 'equals'", problems, tables)
         if total and equals:
