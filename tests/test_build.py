@@ -50,7 +50,7 @@ def test_invalid_data_is_refused_before_any_notebook_runs(project):
     result = run_cli("build", cwd=project)
 
     assert result.returncode == 2
-    assert "tutoring_inspections.csv, row 4, column 'staff_deployed': '-2'" in result.stderr
+    assert "tutoring_inspections.csv, row 4, column E「staff_deployed」出动人次: '-2'" in result.stderr
     assert "Traceback" not in result.stderr
     assert "ipynb" not in result.stdout  # no section was executed
     assert report.read_bytes() == good
@@ -125,8 +125,13 @@ def test_a_character_no_font_can_draw_fails_the_build(project):
 
 def test_markup_in_narrative_shows_as_text_and_runs_nothing(project):
     path = project / "data" / "2020" / "narrative" / "opening.md"
-    hostile = '<script>alert(1)</script> <img src=x onerror="alert(2)"> <a href=#x>点击</a>'
-    path.write_text(path.read_text(encoding="utf-8") + "\n" + hostile + "\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    pictured = '<script>alert(1)</script> <img src=x onerror="alert(2)"> <a href=#x>点击</a>'  # refused (#20)
+    path.write_text(text + "\n" + pictured + "\n", encoding="utf-8")
+    refused = run_cli("build", "--format", "html", cwd=project)
+    assert refused.returncode == 1 and "an HTML tag that would fetch or link" in refused.stderr
+    hostile = '<b onclick="alert(2)">粗</b> <style>main{display:none}</style> <i>斜</i>'
+    path.write_text(text + "\n" + hostile + "\n", encoding="utf-8")
     assert run_cli("build", "--format", "html", cwd=project).returncode == 0
     html = (project / "outputs" / "2020" / "report.html").read_text(encoding="utf-8")
 
@@ -140,5 +145,5 @@ def test_markup_in_narrative_shows_as_text_and_runs_nothing(project):
     tags.feed(html)
     assert not [t for t, _ in tags.found if t == "script"]
     assert not [a for _, attrs in tags.found for a in attrs if a.startswith("on")]
-    assert not [attrs for t, attrs in tags.found if t == "a" and attrs.get("href") == "#x"]
+    assert not [t for t, _ in tags.found if t == "b"] and "main{display:none}" not in html.split("</head>")[0]
     assert hostile.replace('"', "") in visible_text(html).replace('"', "")  # shown to the reader as the text it is

@@ -48,7 +48,7 @@ def test_markup_in_data_or_narrative_is_shown_as_text():
 
 
 def test_html_that_would_fetch_something_is_refused_in_a_narrative():
-    with pytest.raises(NarrativeError, match="an HTML tag with an address"):
+    with pytest.raises(NarrativeError, match="an HTML tag that would fetch or link"):
         render_text("看 <img src=x onerror=alert(1)>", {})
 
 

@@ -110,7 +110,7 @@ def test_a_broken_register_shows_its_error_until_it_is_fixed(served, browser):
     register.write_text("\n".join([*lines[:3], ",".join(fields), *lines[4:]]) + "\n", encoding="utf-8")
     page.wait_for_selector(".ar-preview-error", timeout=60_000)
     message = page.inner_text(".ar-preview-error")
-    assert "tutoring_inspections.csv, row 4, column 'staff_deployed': '-2'" in message
+    assert "tutoring_inspections.csv, row 4, column E「staff_deployed」出动人次: '-2'" in message
     register.write_text(good, encoding="utf-8")
     page.wait_for_selector("main", timeout=60_000)
     assert page.locator(".ar-preview-error").count() == 0

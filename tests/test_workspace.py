@@ -83,7 +83,7 @@ def local(workspace):
 def test_a_body_with_bad_data_fails_alone_and_is_named(local):
     out, result = local
     assert result.returncode == 2, result.stdout + result.stderr
-    assert f"--- {BROKEN} 2021:" in result.stderr and "preschool_aid.csv, row 3, column 'amount_yuan': '-1'" in result.stderr
+    assert f"--- {BROKEN} 2021:" in result.stderr and "preschool_aid.csv, row 3, column E「amount_yuan」资助金额: '-1'" in result.stderr
     assert (out / BROKEN / "2020" / "report.html").is_file() and not (out / BROKEN / "2021" / "report.html").exists()
     for body in BODIES:
         for year in (2020, 2021):

@@ -346,7 +346,7 @@ def _refuse_links(markdown: str, template: str, source: str) -> None:
                 url = str(node.get("attrs", {}).get("url", ""))
                 found.append(f"{'a picture' if kind == 'image' else 'a link'} to {url[:60]!r}")
             elif kind in ("inline_html", "block_html") and _TARGET.search(node.get("raw", "")):
-                found.append(f"an HTML tag with an address {node.get('raw', '')[:40]!r}")
+                found.append(f"an HTML tag that would fetch or link {node.get('raw', '')[:40]!r}")
             elif kind in ("text", "codespan", "block_code") and _REMOTE.search(node.get("raw", "")):
                 found.append(f"a web or file address in {_REMOTE.search(node.get('raw', '')).group()[:40]!r}")
             walk(node.get("children") or [])

@@ -233,6 +233,13 @@ def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies:
     return rows, values
 
 
+def _first_problem(error: str) -> str:
+    """The first problem an error names (not its heading, "2 problem(s) in …:"), shortened for a page."""
+    lines = [line.strip(" -") for line in error.splitlines() if line.strip(" -")]
+    first = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0] if lines else ""
+    return first[:160]
+
+
 def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome]) -> Path:
     """The city's view: every body × year with its files and status, shared indicators with totals, the rules check."""
     from . import manifest, rules
@@ -259,8 +266,7 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
     built = {o.body for o in outcomes if o.status == "built"}
     for year in sorted(years, reverse=True):
         names = [b.name for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "built"]
-        left_out = {b.name: f"其{year}年报告生成失败 (its {year} report failed: "
-                            f"{status[(b.name, year)].error.splitlines()[0][:120]})"
+        left_out = {b.name: f"其{year}年报告生成失败 (its {year} report failed: {_first_problem(status[(b.name, year)].error)})"
                     for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "failed"}
         indicators, values = shared_indicators(workspace, configs, year, names, left_out)
         if not indicators:
