@@ -42,7 +42,7 @@ def timed(command: list[str], cwd: Path) -> float:
 def sections(project: Path) -> list[tuple[Path, dict]]:
     """The 2020 outline's notebooks, each with the parameters the config gives it."""
     sys.path.insert(0, str(REPO / "lib"))
-    from annual_review.config import load_config
+    from annual_review.core.config import load_config
 
     config = load_config(project / "report.yml").for_year({"licence_decisions"})  # the 2020 outline
     return [(s.notebook, dict(s.parameters)) for s in config.executable_sections()]

@@ -4,7 +4,7 @@
 
 Writes a 50,000-row loan register (synthetic rows: the shipped 2020 rows repeated with new case
 numbers) into a temporary data folder, once as student_loans.csv and once as a sheet of
-tables.xlsx, and times `annual_review.data.read_table` on each (median of the runs): the whole
+tables.xlsx, and times `annual_review.registers.reading.read_table` on each (median of the runs): the whole
 read — opening the file, finding the header, typing every cell, the pandera schema — as
 `validate` and `build` do it. Prints both times and the ratio workbook/CSV (target ≤ 2).
 """
@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
-from annual_review import data  # noqa: E402
-from annual_review.schemas import table_specs  # noqa: E402
-from annual_review.sources import _load  # noqa: E402
+from annual_review.registers import reading as data  # noqa: E402
+from annual_review.registers.schemas import table_specs  # noqa: E402
+from annual_review.registers.sources import _load  # noqa: E402
 
 
 def rows(count: int) -> list[list[str]]:

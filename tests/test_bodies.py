@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import annual_review as ar
-from annual_review import rules
-from annual_review.config import load_config
-from annual_review.exceptions import AnnualReviewError, ConfigError, DataError
-from annual_review.narrative import render_text
+from annual_review.build import rules
+from annual_review.core.config import load_config
+from annual_review.core.exceptions import AnnualReviewError, ConfigError, DataError
+from annual_review.notebook.narrative import render_text
 from conftest import CONFIG, DATA, NOTEBOOKS, REPO, run_cli, squash, visible_text
 
 FIVE = ["一、2023年推进法治政府建设的主要举措和成效", "（一）行政执法", "二、2023年推进法治政府建设存在的不足和原因",
@@ -202,8 +202,8 @@ def test_wrong_column_names_are_plain_errors(call, message):
 
 
 def test_comparison_tables_and_trends_take_other_column_names_and_labels():
-    from annual_review.charts import trend_chart
-    from annual_review.elements import comparison_table
+    from annual_review.notebook.charts import trend_chart
+    from annual_review.notebook.elements import comparison_table
 
     table = comparison_table([("案件", "件", 12, 10)], 2023, labels={"item": "指标", "change": "同比"})
     assert list(table.columns) == ["指标", "2023年", "2022年", "同比"]
@@ -248,7 +248,7 @@ def test_new_year_warns_when_there_is_nothing_to_carry_forward(tmp_path):
 def test_papermill_reads_every_parameters_cell_cleanly():
     from papermill.translators import PythonTranslator
 
-    from annual_review.config import declared_parameters
+    from annual_review.core.config import declared_parameters
 
     templates = Path(ar.__file__).parent / "templates" / "project"
     for notebook in [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted(templates.glob("*.ipynb"))]:
@@ -259,7 +259,7 @@ def test_papermill_reads_every_parameters_cell_cleanly():
 
 
 def test_limits_are_written_as_a_clerk_reads_them(tmp_path):
-    from annual_review.schemas import table_specs
+    from annual_review.registers.schemas import table_specs
 
     column = table_specs(DATA)["preschool_aid"].column("amount_yuan")
     assert "不大于1万亿" in column.expectation() and "e+" not in column.expectation()

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from annual_review import charts
-from annual_review.exceptions import ChartError
-from annual_review.fonts import find_cjk_font
+from annual_review.notebook import charts
+from annual_review.core.exceptions import ChartError
+from annual_review.core.fonts import find_cjk_font
 
 
 def test_a_chinese_font_is_found():
@@ -54,7 +54,7 @@ def _money(monkeypatch, rule: str) -> None:
     """The document's money rule, as a build tells its kernels."""
     import json
 
-    from annual_review.config import CONTEXT_ENV
+    from annual_review.core.config import CONTEXT_ENV
 
     monkeypatch.setenv(CONTEXT_ENV, json.dumps({"body": "", "params": {}, "money": rule}))
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from annual_review.config import heading_number, load_config
-from annual_review.exceptions import ConfigError
+from annual_review.core.config import heading_number, load_config
+from annual_review.core.exceptions import ConfigError
 from conftest import CONFIG
 
 

@@ -5,8 +5,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from annual_review import data
-from annual_review.exceptions import DataError
+from annual_review.registers import reading as data
+from annual_review.core.exceptions import DataError
 from conftest import DATA
 
 

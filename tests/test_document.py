@@ -72,7 +72,7 @@ def wide_body(root: Path, columns: int = 8, rows: int = 30) -> Path:
     (root / "data" / "2021" / "cases.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (root / "data" / "2021" / "narrative" / "item1.md").write_text("全年办结行政执法案件若干件。\n", encoding="utf-8")
     (root / "report.yml").write_text(
-        f'body: 某某县司法局\ntitle: "{{body}}{{year}}年法治政府建设年度报告"\nnotebooks: notebooks\nsections:\n'
+        'body: 某某县司法局\ntitle: "{body}{year}年法治政府建设年度报告"\nnotebooks: notebooks\nsections:\n'
         "  - heading: 行政执法\n    notebook: register.ipynb\n    parameters: {section: item1, table: cases}\n",
         encoding="utf-8")
     return root
@@ -312,14 +312,14 @@ def test_the_pdf_names_the_report_and_the_body_not_the_tool(built_2020):
 
 
 def _laid_out(report: Path):
-    from annual_review.pdf import layout
+    from annual_review.build.pdf import layout
 
     return layout(report.read_text(encoding="utf-8"))[0]
 
 
 @pytest.mark.parametrize("which", ["2020", "2021"])
 def test_no_table_strands_its_caption_header_or_a_row_and_no_page_is_a_third_empty(which, built_2020, built_2021):
-    from annual_review.pdf import _blocks, _content, _gaps
+    from annual_review.build.pdf import _blocks, _content, _gaps
 
     report = {"2020": built_2020["out"] / "2020", "2021": built_2021}[which] / "report.html"
     document = _laid_out(report)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from annual_review import manifest
-from annual_review.build import build
+from annual_review.build import manifest
+from annual_review.build.builder import build
 from conftest import FIXTURES, run_cli, small_project, squash, visible_text
 
 

@@ -20,16 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from annual_review import build as build_module
-from annual_review import cli, manifest
-from annual_review.build import build
-from annual_review.config import load_config
-from annual_review.exceptions import ConfigError, NarrativeError
-from annual_review.narrative import render_text
-from conftest import FIXTURES, run_cli, small_project, squash, visible_text
+from annual_review.build import builder as build_module
+from annual_review.apps import cli
+from annual_review.build import manifest
+from annual_review.build.builder import build
+from annual_review.core.config import load_config
+from annual_review.core.exceptions import ConfigError, NarrativeError
+from annual_review.notebook.narrative import render_text
+from conftest import run_cli, small_project, squash, visible_text
 
 try:
-    from annual_review import store
+    from annual_review.build import store
 except ImportError:  # (on a checkout from before the output folder had its own module: those tests fail)
     store = None
 
@@ -148,7 +149,7 @@ def test_a_section_sees_the_same_process_whatever_ran_before_it(tmp_path, what):
         texts["-".join(order)] = report_text(root / "out")
         if what == "all":
             assert "retired: section patcher.ipynb changed" in result.stdout
-            assert "a resource limit" in result.stdout and "annual_review.numbers.more" in result.stdout
+            assert "a resource limit" in result.stdout and "annual_review.core.numbers.more" in result.stdout
     alone = "1200多；clean；notebooks；6；False"  # and, at the end, the calendar's first weekday: Monday (0)
     first = texts["use-patch-use"]
     assert first.count(alone) == 2  # the section after the patcher sees what the one before it saw
@@ -303,9 +304,9 @@ def test_personal_data_in_the_config_is_refused_naming_the_line(tmp_path):
 
 
 def test_personal_data_is_looked_for_in_every_published_format():
-    from annual_review.pdf import pdf_bytes
-    from annual_review.privacy import scan_docx, scan_html, scan_pdf, scan_published
-    from annual_review.word import docx_bytes
+    from annual_review.build.pdf import pdf_bytes
+    from annual_review.build.privacy import scan_docx, scan_html, scan_pdf, scan_published
+    from annual_review.build.word import docx_bytes
 
     html = ('<html><body><h1>报告</h1><main><section data-section="loans"><figure class="ar-table"><table><tr>'
             '<td>１１０１０５\u300019491231\u3000002X</td><td>电话１３８ １２３４ ５６７８</td></tr></table></figure>'
@@ -352,8 +353,8 @@ def test_a_remote_image_in_a_narrative_is_refused(tmp_path, server):
 
 
 def test_weasyprint_fetches_nothing_from_outside(tmp_path, server):
-    from annual_review.exceptions import BuildError
-    from annual_review.pdf import pdf_bytes
+    from annual_review.core.exceptions import BuildError
+    from annual_review.build.pdf import pdf_bytes
 
     url, requests = server
     page = (f'<html><head><link rel="stylesheet" href="{url}/style.css"><style>@import url("{url}/more.css");'
@@ -491,7 +492,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, where):
     assert f"{where}: refused: its aliases" in result.stderr
     started = time.monotonic()
     with pytest.raises((ConfigError, Exception)):
-        load_config(root / "report.yml") if where == "report.yml" else __import__("annual_review.schemas").schemas.declarations(root / "data")
+        load_config(root / "report.yml") if where == "report.yml" else __import__("annual_review.registers.schemas").schemas.declarations(root / "data")
     assert time.monotonic() - started < 2
 
 
@@ -627,8 +628,8 @@ def test_personal_data_split_over_lines_is_refused_before_publishing(tmp_path):
     ("联系电话 138<span>1234</span>\n5678。\n", "手机号码", 2),
 ])
 def test_personal_data_is_found_as_a_reader_reads_the_narrative(text, kind, line):
-    from annual_review.privacy import scan_html, scan_lines
-    from annual_review.narrative import to_html
+    from annual_review.build.privacy import scan_html, scan_lines
+    from annual_review.notebook.narrative import to_html
 
     found = scan_lines("第一行。\n" + text, "item1.md")
     assert [f.kind[:4] for f in found] == [kind] and str(found[0]).startswith(f"item1.md, line {line}: ")
@@ -657,7 +658,7 @@ def test_personal_data_in_document_properties_and_file_names_is_found():
 
     import docx
 
-    from annual_review.privacy import scan_docx, scan_published
+    from annual_review.build.privacy import scan_docx, scan_published
 
     document = docx.Document()
     document.add_paragraph("正文")
@@ -732,8 +733,8 @@ def _render_with_little_memory(template: str, megabytes: int = 600) -> subproces
     with MemoryError (or is killed) instead of the narrative message."""
     code = ("import resource, sys\n"
             "import pandas as pd\n"
-            "from annual_review.narrative import render_text\n"
-            "from annual_review.exceptions import NarrativeError\n"
+            "from annual_review.notebook.narrative import render_text\n"
+            "from annual_review.core.exceptions import NarrativeError\n"
             f"resource.setrlimit(resource.RLIMIT_AS, ({megabytes} << 20, {megabytes} << 20))\n"
             "try:\n"
             "    render_text(sys.stdin.read(), {'table': pd.DataFrame({'count': [1, 2]})}, source='x.md')\n"

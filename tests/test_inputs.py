@@ -11,9 +11,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from annual_review import cli, data
-from annual_review.schemas import table_specs
-from annual_review.workbook import write_workbook
+from annual_review.apps import cli
+from annual_review.registers import reading as data
+from annual_review.registers.schemas import table_specs
+from annual_review.registers.workbook import write_workbook
 from conftest import DATA, FIXTURES, copy_2020_data
 
 YEAR = 2020

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from annual_review.exceptions import NarrativeError
-from annual_review.narrative import number_points, render_text, to_html
+from annual_review.core.exceptions import NarrativeError
+from annual_review.notebook.narrative import number_points, render_text, to_html
 
 
 def test_placeholders_take_figures_and_phrasing_filters():
@@ -53,7 +53,7 @@ def test_html_that_would_fetch_something_is_refused_in_a_narrative():
 
 
 def test_table_cells_from_data_are_shown_as_text():
-    from annual_review.elements import table_html
+    from annual_review.notebook.elements import table_html
 
     table = pd.DataFrame({"单位": ['<script>alert(1)</script>', '<img src=x onerror="alert(2)">'], "次数": [1, 2]})
     html = table_html(table, caption="<b>标题</b>")

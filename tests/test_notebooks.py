@@ -7,7 +7,7 @@ import nbformat
 import papermill
 import pytest
 
-from annual_review.config import load_config
+from annual_review.core.config import load_config
 from conftest import CONFIG, NOTEBOOKS
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from annual_review import numbers
+from annual_review.core import numbers
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 
 import pytest
 
-from annual_review.privacy import scan, valid_id_number
+from annual_review.build.privacy import scan, valid_id_number
 from conftest import run_cli
 
 # GB 11643 sample number from the standard's worked example, and the same with a wrong check digit.

@@ -90,7 +90,7 @@ def test_the_copy_check_warns_with_file_and_line_and_changes_nothing(project):
 def test_the_overlap_check_finds_a_legend_over_the_bars():
     import pandas as pd
 
-    from annual_review import charts
+    from annual_review.notebook import charts
 
     table = pd.DataFrame({"学期": ["春", "春", "秋", "秋"], "类别": ["甲", "乙", "甲", "乙"], "人次": [677, 583, 709, 649]})
     fig = charts.bar_chart(table, x="学期", y="人次", group="类别", title="资助人次", value_label="人次", unit="人次")
@@ -104,7 +104,7 @@ def test_the_overlap_check_finds_a_legend_over_the_bars():
 def test_count_axes_have_whole_number_ticks():
     import pandas as pd
 
-    from annual_review import charts
+    from annual_review.notebook import charts
 
     fig = charts.bar_chart(pd.DataFrame({"级": ["区级", "镇街级"], "次": [1, 3]}), x="级", y="次", title="t", value_label="次数", unit="次")
     fig.canvas.draw() if hasattr(fig.canvas, "draw") else None

@@ -18,7 +18,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from annual_review import data
+from annual_review.registers import reading as data
 from conftest import DATA, FIXTURES
 from test_inputs import data_dir, validate  # noqa: F401 - the same fixture and command as the bad-input corpus
 

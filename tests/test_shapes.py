@@ -14,10 +14,9 @@ import io
 import openpyxl
 import pytest
 
-from annual_review import data
 from conftest import DATA
 from test_inputs import data_dir, validate  # noqa: F401 - the same fixture and command as the bad-input corpus
-from test_registers import AID, aid_read_whole, aid_totals, folder
+from test_registers import AID, aid_read_whole, folder
 
 YEAR = 2020
 
@@ -226,7 +225,7 @@ def test_a_share_of_two_figures_says_its_change_in_percentage_points():
     every = ar.figure(DATA, 2021, "tutoring_inspections", unit="次")
     share = ar.rate(district, every)
     assert str(share) == "11.8%" and share.change == "较上年提高0.7个百分点"
-    from annual_review.narrative import render_text
+    from annual_review.notebook.narrative import render_text
 
     text = render_text("区级行动占{{ district | rate(every) }}{{ district | rate(every) | change }}。",
                        {"district": district, "every": every})
@@ -234,7 +233,7 @@ def test_a_share_of_two_figures_says_its_change_in_percentage_points():
 
 
 def test_a_narratives_zero_base_is_a_note_for_the_build_not_an_error(tmp_path):
-    from annual_review.narrative import render_narrative
+    from annual_review.notebook.narrative import render_narrative
 
     (tmp_path / "2021" / "narrative").mkdir(parents=True)
     (tmp_path / "2021" / "narrative" / "x.md").write_text("网办率{{ online | rate(all, zero='无') }}。\n", encoding="utf-8")
@@ -247,7 +246,7 @@ def test_a_narratives_zero_base_is_a_note_for_the_build_not_an_error(tmp_path):
 def test_an_empty_optional_cell_is_shown_empty_and_no_figure_as_a_dash():
     import pandas as pd
 
-    from annual_review.elements import table_html
+    from annual_review.notebook.elements import table_html
 
     follow_up = pd.DataFrame({"item": ["加强培训"], "status": ["推进中"], "progress": [None]})
     markup = table_html(follow_up, caption="落实情况")

@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from annual_review.finished import CARRIED, record_carried, unfinished
+from annual_review.notebook.finished import CARRIED, record_carried, unfinished
 from conftest import CONFIG, NOTEBOOKS, copy_2020_data, run_cli
 
 

@@ -6,9 +6,9 @@ import shutil
 import openpyxl
 import pytest
 
-from annual_review import data
-from annual_review.scaffold import plan_items
-from annual_review.schemas import table_specs
+from annual_review.registers import reading as data
+from annual_review.apps.scaffold import plan_items
+from annual_review.registers.schemas import table_specs
 from conftest import CONFIG, DATA, NOTEBOOKS, copy_2020_data, run_cli, visible_text
 
 YEAR = 2020

@@ -197,7 +197,7 @@ def test_each_report_says_which_years_data_are_illustrative(built):
 
 
 def test_comparison_table_without_a_previous_year_keeps_only_this_year():
-    from annual_review.elements import comparison_table
+    from annual_review.notebook.elements import comparison_table
 
     table = comparison_table([("批准", "所", 26, None), ("资助", "人次", 2405, None)], 2019)
     assert list(table.columns) == ["项目", "2019年"]
@@ -205,9 +205,9 @@ def test_comparison_table_without_a_previous_year_keeps_only_this_year():
 
 
 def test_comparison_table_marks_a_new_indicator_and_a_zero_base():
-    from annual_review.elements import comparison_table
+    from annual_review.notebook.elements import comparison_table
 
-    from annual_review.elements import table_html
+    from annual_review.notebook.elements import table_html
 
     table = comparison_table([("承诺书", "份", 8, None), ("整改通知书", "份", 5, 7), ("新表", "份", 3, 0)], 2020)
     shown = tables(table_html(table, caption="比较")).tables["比较"]

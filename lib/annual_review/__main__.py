@@ -1,3 +1,3 @@
-from annual_review.cli import main
+from annual_review.apps.cli import main
 
 raise SystemExit(main())

@@ -1,0 +1,331 @@
+"""Many bodies × many years: a workspace, built on this machine's warm kernels or on a Dask cluster.
+
+``workspace.yml`` lists the bodies a city's or province's rule-of-law office oversees::
+
+    bodies:
+      - {name: 某某区教育局, config: edu/report.yml, data: edu/data}
+      - 某某区司法局            # the same as {name: 某某区司法局, config: 某某区司法局/report.yml, data: 某某区司法局/data}
+    indicators: {table: key_figures, label: indicator, value: value, unit: unit}  # shared headline figures (optional)
+
+``annual-review build --workspace workspace.yml [--all | --year Y…] [--body NAME…]``
+builds every body × year asked for into ``<output-dir>/<body>/<year>/`` — the same
+outputs, cache and manifest as a single body's build — while saying how many are done,
+running and failed; one failing body or year never stops the others. By default the
+work runs on this machine's warm kernels; ``--scheduler tcp://host:8786`` sends it to a
+Dask cluster (``--scheduler local`` starts one here). The workspace's ``index.html``
+lists every body × year with its files and status, the headline indicators bodies
+share side by side with their totals, and each body's check against the 2019 rules.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import html
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core import yamlfile
+from ..core.exceptions import AnnualReviewError, BuildError, ConfigError
+
+DEFAULT_INDICATORS = {"table": "key_figures", "label": "indicator", "value": "value", "unit": "unit"}
+
+
+@dataclass(frozen=True)
+class Body:
+    name: str
+    config: Path
+    data: Path
+
+
+@dataclass
+class Workspace:
+    path: Path
+    bodies: list[Body]
+    indicators: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_INDICATORS))
+
+
+def load_workspace(path: str | Path) -> Workspace:
+    """Read ``workspace.yml``; paths are relative to it. Raise ConfigError naming every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: the workspace file does not exist")
+    try:
+        raw, _ = yamlfile.load(path)
+    except Exception as exc:  # noqa: BLE001 - YAML errors and the limits, said the same way
+        raise ConfigError(f"{path}: not a readable workspace file: {exc}") from None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("bodies"), list) or not raw["bodies"]:
+        raise ConfigError(f"{path}: expected 'bodies:', a list of names or {{name, config, data}}")
+    base, bodies, problems = path.parent.resolve(), [], []
+    for i, item in enumerate(raw["bodies"], 1):
+        if isinstance(item, str):
+            item = {"name": item, "config": f"{item}/report.yml", "data": f"{item}/data"}
+        if not isinstance(item, Mapping) or not all(isinstance(item.get(k), str) for k in ("name", "config", "data")):
+            problems.append(f"{path}: body {i}: give a name, or name, config and data")
+            continue
+        if any(c in item["name"] for c in "/\\") or item["name"] in (".", ".."):
+            problems.append(f"{path}: body {i}: {item['name']!r} cannot name a folder of the outputs")
+            continue
+        bodies.append(Body(item["name"], (base / item["config"]).resolve(), (base / item["data"]).resolve()))
+    names = [b.name for b in bodies]
+    problems += [f"{path}: body {n!r} is listed twice" for n in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Workspace(path.resolve(), bodies, {**DEFAULT_INDICATORS, **(raw.get("indicators") or {})})
+
+
+@dataclass
+class Outcome:
+    body: str
+    year: int | None
+    status: str = "pending"  # pending, running, built, failed
+    error: str = ""
+    exit_code: int = 0  # 2: its input was refused; 1: its build failed
+
+
+class _Tally:
+    """Bodies × years done, running and failed, told as each one ends."""
+
+    def __init__(self, total: int, log: Callable[[str], None]):
+        self.total, self.log = total, log
+        self.lock = threading.Lock()
+        self.running = self.done = self.failed = 0
+
+    def started(self) -> None:
+        with self.lock:
+            self.running += 1
+
+    def ended(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.running -= 1
+            self.done += outcome.status == "built"
+            self.failed += outcome.status == "failed"
+            line = (f"[{self.done + self.failed}/{self.total}: {self.done} done, {self.running} running, "
+                    f"{self.failed} failed] {outcome.body} {outcome.year or ''}: {outcome.status}")
+            if outcome.error:
+                line += " — " + outcome.error.splitlines()[0][:160]
+        self.log(line)
+
+
+def build_workspace(
+    workspace_path: str | Path,
+    output_dir: str | Path,
+    years: list[int] | None = None,
+    *,
+    all_years: bool = False,
+    bodies: list[str] | None = None,
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    formats: tuple[str, ...] = ("html", "pdf"),
+    force: bool = False,
+    draft: bool = False,
+    timeout: float | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Outcome]:
+    """Build every body × year asked for; return each one's outcome. Raise BuildError at the end if any failed."""
+    import os
+
+    from ..build import builder as building
+    from ..core.config import load_config
+    from ..core.paths import available_years
+
+    workspace = load_workspace(workspace_path)
+    chosen = [b for b in workspace.bodies if not bodies or b.name in bodies]
+    unknown = sorted(set(bodies or []) - {b.name for b in workspace.bodies})
+    if unknown:
+        raise ConfigError(f"{workspace.path}: no body named {unknown} (bodies: {[b.name for b in workspace.bodies]})")
+    output_dir = Path(output_dir).resolve()
+    jobs = jobs or os.cpu_count() or 1
+    work, outcomes, configs = [], [], {}
+    for body in chosen:
+        try:
+            configs[body.name] = load_config(body.config)
+            found = available_years(body.data)
+            wanted = found if all_years else [y for y in (years or [found[-1]] if found else []) if y in found]
+            if not wanted:
+                raise BuildError(f"{body.data}: no data for {years or 'any year'} (years available: {found})")
+            work += [(body, year) for year in wanted]
+        except AnnualReviewError as exc:
+            outcomes.append(Outcome(body.name, None, "failed", str(exc), exc.exit_code))
+    if "pdf" in formats:
+        from ..build.pdf import check_pdf_support
+
+        check_pdf_support()
+    tally = _Tally(len(work) + len(outcomes), log)
+    for outcome in outcomes:
+        tally.started()
+        tally.ended(outcome)
+    if scheduler:
+        from ..build.cluster import ClusterExecutor
+
+        executor = ClusterExecutor(scheduler, log=log)
+        lanes = executor.threads * 2  # body-years planned and checked on the client while others run on the cluster
+    else:
+        first = configs[work[0][0].name] if work else None
+        executor = building._Kernels(jobs, first, shared=True, log=log) if first else None
+        lanes = 2  # a second body-year is checked and rendered while the first's sections run
+    try:
+        def one(body: Body, year: int) -> Outcome:
+            outcome = Outcome(body.name, year, "running")
+            tally.started()
+            lines: list[str] = []
+            try:
+                building.build_year(configs[body.name], year, body.data, output_dir / body.name, jobs=jobs, force=force,
+                                    formats=formats, log=lines.append, kernels=executor, timeout=timeout, draft=draft)
+                outcome.status = "built"
+            except AnnualReviewError as exc:
+                outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
+            except Exception as exc:  # noqa: BLE001 - one body-year's fault never stops the others
+                outcome.status, outcome.error, outcome.exit_code = "failed", f"{type(exc).__name__}: {exc}", 1
+            tally.ended(outcome)
+            return outcome
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1))) as threads:
+            outcomes += [f.result() for f in [threads.submit(one, body, year) for body, year in work]]
+    finally:
+        if executor is not None:
+            executor.close()
+    for body in chosen:
+        if body.name in configs:
+            building._index_quietly(output_dir / body.name, configs[body.name], log)
+    write_workspace_index(workspace, output_dir, configs, outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        error = BuildError(f"{len(failed)} of {len(outcomes)} body-years failed; the others were built:\n" + "\n".join(
+            f"--- {o.body} {o.year or ''}:\n{o.error}" for o in failed))
+        error.exit_code = max(o.exit_code or 1 for o in failed)
+        raise error
+    log(f"Workspace built: {output_dir / 'index.html'}")
+    return outcomes
+
+
+def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies: list[str],
+                      left_out: dict[str, str] | None = None) -> tuple[list, dict]:
+    """The headline indicators every body keeping the table has for ``year``: rows (indicator, unit) and values by body.
+
+    A body among ``bodies`` whose figures cannot be had is put in ``left_out`` with the reason, so a total over
+    the others never passes for the whole."""
+    from ..registers.reading import load_table
+    from ..registers.schemas import table_specs
+
+    spec = workspace.indicators
+    left_out = left_out if left_out is not None else {}
+    values: dict[str, dict[str, tuple[float, str]]] = {}
+    for body in workspace.bodies:
+        if body.name not in bodies:
+            continue
+        try:
+            if spec["table"] not in table_specs(body.data):
+                left_out[body.name] = f"它不登记“{spec['table']}”表 (it keeps no table '{spec['table']}')"
+                continue
+            table = load_table(body.data, year, spec["table"])
+        except AnnualReviewError as exc:
+            left_out[body.name] = f"其数据未能读取 (its data could not be read: {str(exc).splitlines()[0][:120]})"
+            continue
+        values[body.name] = {str(r[spec["label"]]): (float(r[spec["value"]]), str(r[spec["unit"]]))
+                             for r in table.to_dict("records")}
+    if not values:
+        return [], {}
+    common = [i for i in next(iter(values.values())) if all(i in v for v in values.values())]
+    rows = [(i, next(iter(values.values()))[i][1]) for i in common]
+    return rows, values
+
+
+def _first_problem(error: str) -> str:
+    """The first problem an error names (not its heading, "2 problem(s) in …:"), shortened for a page."""
+    lines = [line.strip(" -") for line in error.splitlines() if line.strip(" -")]
+    first = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0] if lines else ""
+    return first[:160]
+
+
+def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome]) -> Path:
+    """The city's view: every body × year with its files and status, shared indicators with totals, the rules check."""
+    from ..build import manifest, rules
+    from ..build.store import CONTENT_SECURITY_POLICY, report_links, write_atomic
+
+    e = html.escape
+    rows, years = [], sorted({o.year for o in outcomes if o.year})
+    status = {(o.body, o.year): o for o in outcomes}
+    for body in workspace.bodies:
+        for year in sorted({o.year for o in outcomes if o.body == body.name and o.year}, reverse=True):
+            folder = output_dir / body.name / str(year)
+            record = manifest.read(folder)
+            links = report_links(folder, record, f"{body.name}/{year}")
+            outcome = status.get((body.name, year))
+            state = {"built": "已生成", "failed": "生成失败"}.get(outcome.status if outcome else "", "未生成")
+            detail = f'<br><small>{e(outcome.error.splitlines()[0][:200])}</small>' if outcome and outcome.error else ""
+            rows.append(f"<tr><td>{e(body.name)}</td><td>{year}</td><td>{state}{detail}</td><td>{links}</td>"
+                        f"<td>{e(str(record.get('built_at', ''))[:16].replace('T', ' '))}</td></tr>")
+        failed_body = status.get((body.name, None))
+        if failed_body:
+            rows.append(f"<tr><td>{e(body.name)}</td><td>—</td><td>生成失败<br><small>"
+                        f"{e(failed_body.error.splitlines()[0][:200])}</small></td><td></td><td></td></tr>")
+    sections = []
+    built = {o.body for o in outcomes if o.status == "built"}
+    for year in sorted(years, reverse=True):
+        names = [b.name for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "built"]
+        left_out = {b.name: f"其{year}年报告生成失败 (its {year} report failed: {_first_problem(status[(b.name, year)].error)})"
+                    for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "failed"}
+        indicators, values = shared_indicators(workspace, configs, year, names, left_out)
+        if not indicators:
+            continue
+        shown = [n for n in names if n in values]
+        head = "".join(f'<th scope="col">{e(n)}</th>' for n in shown)
+        lines = []
+        for indicator, unit in indicators:
+            cells = [values[n][indicator][0] for n in shown]
+            units = {values[n][indicator][1] for n in shown}
+            total = _number(sum(cells)) if len(units) == 1 else "—"
+            lines.append(f"<tr><th scope=\"row\">{e(indicator)}（{e(unit)}）</th>"
+                         + "".join(f'<td class="num">{_number(c)}</td>' for c in cells)
+                         + f'<td class="num total">{total}</td></tr>')
+        missing = "".join(f"<li>{e(name)}：{e(why)}</li>" for name, why in left_out.items())
+        note = (f'<p class="partial">合计不含以下单位 (the totals leave out):</p><ul class="partial">{missing}</ul>'
+                if left_out else "")
+        sections.append(f'<h2>{year}年主要指标（各单位共有）</h2><table class="shared"><thead><tr><th scope="col">指标</th>'
+                        f'{head}<th scope="col">合计{"（部分单位）" if left_out else ""}</th></tr></thead>'
+                        f'<tbody>{"".join(lines)}</tbody></table>{note}')
+    checks = []
+    for body in workspace.bodies:
+        config = configs.get(body.name)
+        if config is None or body.name not in built:
+            continue
+        for year in sorted({o.year for o in outcomes if o.body == body.name and o.status == "built"}, reverse=True):
+            from ..core.config import REQUIRED_ITEMS
+
+            found = rules.gaps(config, body.data, year)
+            record = manifest.read(output_dir / body.name / str(year))
+            built_on = str(record.get("built_at", ""))[:10]
+            timely = "是" if built_on and dt.date.fromisoformat(built_on) <= rules.deadline(year) else "否"
+            said = {"uncovered": "缺少", "empty": "本年度为空"}
+            covered = ("未声明各部分对应的必报内容（covers）" if found == [("undeclared", "")] else
+                       "；".join(f"{said[kind]}：{REQUIRED_ITEMS[item]}" for kind, item in found) or "必报内容均已覆盖")
+            checks.append(f"<tr><td>{e(body.name)}</td><td>{year}</td><td>{e(covered)}</td>"
+                          f"<td>{timely}（截止{rules.deadline(year)}，生成于{e(built_on) or '—'}）</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<title>法治政府建设年度报告汇总</title>
+<style>body {{ font-family: sans-serif; margin: 2em auto; max-width: 64em; padding: 0 1em; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2em; }} th, td {{ border-bottom: 1px solid #ccc; padding: 0.35em; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }} td.total {{ font-weight: bold; }}
+.scroll {{ overflow-x: auto; }}</style></head>
+<body><h1>法治政府建设年度报告汇总</h1>
+<p>{len(workspace.bodies)} 个单位；{sum(1 for o in outcomes if o.status == 'built')} 份报告已生成，{sum(1 for o in outcomes if o.status == 'failed')} 份生成失败。</p>
+<h2>各单位报告</h2><div class="scroll"><table><thead><tr><th scope="col">单位</th><th scope="col">年度</th><th scope="col">状态</th>
+<th scope="col">文件</th><th scope="col">生成时间</th></tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></div>
+<div class="scroll">{"".join(sections)}</div>
+<h2>《法治政府建设与责任落实督察工作规定》检查</h2><div class="scroll"><table><thead><tr><th scope="col">单位</th><th scope="col">年度</th>
+<th scope="col">必报内容</th><th scope="col">在次年4月1日前生成</th></tr></thead><tbody>
+{chr(10).join(checks)}
+</tbody></table></div></body></html>
+"""
+    return write_atomic(output_dir / "index.html", page)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -1,0 +1,190 @@
+"""What a build was made from and what it wrote: the record kept in ``manifest.json``.
+
+A section is re-executed only when something it depends on changed: its notebook,
+its parameters, a data file it read, the library's code, or the environment. The
+manifest records, per section, its status, duration, cache key, input fingerprints
+and the digest of its executed notebook; the digest of every report file; the
+versions and git commit the report was built with. Nothing is reused unless it is
+byte for byte what the record says, and a record that cannot be read is no record.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+KEY_PACKAGES = ("annual-review", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas", "matplotlib", "pandera", "openpyxl", "fonttools")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole package: its code and templates
+
+
+def file_digest(path: str | Path) -> str | None:
+    """SHA-256 of a regular file's bytes; None if there is no such file (a pipe or a device is no file: reading
+    one would wait for ever, or never end)."""
+    import os
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError):
+        return None
+
+
+def digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+@functools.cache
+def library_fingerprint() -> str:
+    """The library's own code and templates."""
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css", ".json"})
+    return digest([(str(p.relative_to(PACKAGE_DIR)), file_digest(p)) for p in files])
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
+
+def environment_fingerprint() -> str:
+    return digest(versions(), sys.executable)
+
+
+@functools.cache
+def git_commit(where: Path) -> str | None:
+    """The commit of the checkout ``where`` is in, with '+dirty' if it has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def section_key(notebook: Path, parameters: dict, context: dict | None = None) -> str:
+    """What a section's result depends on before knowing which files it reads (``context``: what its kernel is told)."""
+    return digest(file_digest(notebook), parameters, library_fingerprint(), environment_fingerprint(), context or {})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reuse: bool
+    reason: str
+
+
+def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, executed: Path, roots: tuple = ()) -> Verdict:
+    """Whether a section's earlier result still stands, and why not if it does not.
+
+    The record is the output folder's, so it is read as untrusted: an input it names outside ``roots`` (the data
+    and project folders) is not read at all, and the section runs again."""
+    if not isinstance(previous, dict) or previous.get("status") != "ok":
+        return Verdict(False, "no earlier result")
+    if not executed.is_file():
+        return Verdict(False, "its executed notebook is gone")
+    if previous.get("executed") != file_digest(executed):
+        return Verdict(False, "its executed notebook is not the one recorded")
+    if previous.get("key") != key:
+        if previous.get("notebook_digest") != file_digest(notebook):
+            return Verdict(False, "notebook changed")
+        if previous.get("parameters") != parameters:
+            return Verdict(False, "parameters changed")
+        if previous.get("library") != library_fingerprint():
+            return Verdict(False, "library changed")
+        return Verdict(False, "environment changed")
+    inputs = previous.get("inputs")
+    if not isinstance(inputs, dict):
+        return Verdict(False, "no record of what it read")
+    strays = [p for p in inputs if roots and not any(Path(p).resolve().is_relative_to(r) for r in roots)]
+    if strays:
+        return Verdict(False, f"its record names a file outside the project ({strays[0]}); not read")
+    changed = [Path(p).name for p, digest in inputs.items() if file_digest(p) != digest]
+    if changed:
+        return Verdict(False, f"data changed: {', '.join(sorted(changed))}")
+    return Verdict(True, "unchanged")
+
+
+def read(out: Path, warn=None) -> dict:
+    """The record of the last build in ``out``; {} when there is none or it cannot be read (``warn`` is told why)."""
+    path = out / MANIFEST
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = f"not readable ({type(exc).__name__})"
+    else:
+        reason = _invalid(record)
+        if reason is None:
+            return record
+    if warn:
+        warn(f"warning: {path} is {reason}; building as if nothing had been built before")
+    return {}
+
+
+_SECTION_FIELDS = {"notebook": str, "notebook_digest": (str, type(None)), "parameters": dict, "status": str,
+                   "state": str, "reason": str, "seconds": (int, float), "key": str, "inputs": dict,
+                   "executed": (str, type(None)), "kernel": int}
+_RECORD_FIELDS = {"year": int, "data": str, "earlier_data": dict, "tables_with_rows": list, "render": (str, type(None)),
+                  "mode": str, "outputs": dict, "sections": dict, "render_seconds": (int, float)}
+
+
+def _invalid(record) -> str | None:
+    """Why a build record is not one a build can trust (its schema), or None: a record of the wrong shape is no
+    record, and the next build starts afresh rather than failing on it."""
+    if not isinstance(record, dict):
+        return "not a build record"
+    for name, kind in _RECORD_FIELDS.items():
+        if name in record and (not isinstance(record[name], kind) or isinstance(record[name], bool)):
+            return f"not a build record ('{name}' is a {type(record[name]).__name__})"
+    if not all(isinstance(v, str) for v in record.get("outputs", {}).values()):
+        return "not a build record ('outputs': a file without its digest)"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in record.get("earlier_data", {}).items()):
+        return "not a build record ('earlier_data')"
+    if not all(isinstance(t, str) for t in record.get("tables_with_rows", [])):
+        return "not a build record ('tables_with_rows')"
+    for name, section in record.get("sections", {}).items():
+        if not isinstance(section, dict):
+            return f"not a build record (section '{name}')"
+        for field, kind in _SECTION_FIELDS.items():
+            if field in section and (not isinstance(section[field], kind)
+                                     or (isinstance(section[field], bool) and kind is not bool)):
+                return f"not a build record (section '{name}': '{field}')"
+        inputs = section.get("inputs", {})
+        if not all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in inputs.items()):
+            return f"not a build record (section '{name}': 'inputs')"
+    return None
+
+
+def outputs_intact(record: dict, out: Path, names) -> bool:
+    """Whether each of ``names`` in ``out`` is the file the record says the last build wrote."""
+    recorded = record.get("outputs", {})
+    return all(name in recorded and recorded[name] == file_digest(out / name) for name in names)
+
+
+def fingerprints(paths: list[str]) -> dict[str, str | None]:
+    return {p: file_digest(p) for p in paths}
+
+
+def data_fingerprint(data_dir: Path, year: int) -> str:
+    """Every file of a year's data and the table declarations, for skipping a re-validation of the same data."""
+    folder = data_dir / str(year)
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / "tables.yml"]
+    return digest([(str(p), file_digest(p)) for p in files], library_fingerprint())

@@ -1,0 +1,164 @@
+"""Where each figure in the report comes from, so a reviewer can check every number of a draft.
+
+A table loaded by :func:`annual_review.registers.reading.load_table` carries its register's title
+and year; selecting rows adds the filter in words; :func:`~annual_review.registers.reading.total`
+gives a :class:`Figure` — a plain int or float to every calculation — that also says
+which register, year, filter and aggregation it is, and how many rows it counted
+("生源地信用助学贷款办理登记 2020，共424行"). Narrative filters pass a figure's source on
+to the words they make (近70万), and tables carry a source for each number. In the
+published report (``--final``) nothing of this shows; in a draft (``--draft``) each
+figure shows its source on hover and in a sources appendix.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+SOURCE = "ar_source"  # DataFrame.attrs key: {"title": …, "year": …, "filters": [...]}
+ROW_SOURCES = "ar_row_sources"  # DataFrame.attrs key: a source per row (tallies: the rows each group counted)
+CELL_SOURCES = "ar_cell_sources"  # DataFrame.attrs key: {(row, column): source} (comparison tables)
+ROW_UNITS = "ar_row_units"  # DataFrame.attrs key: the unit of each row's figures (comparison tables)
+# Narrative markup: the figure's text between private-use marks, with the index of its source.
+_OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"
+_MARKED = re.compile(f"{_OPEN}(\\d+){_MID}(.*?){_CLOSE}", re.S)
+
+
+class _Sourced:
+    """A number that also says where it comes from (arithmetic on it gives plain numbers)."""
+
+    source: str = ""
+
+    def __new__(cls, value, source: str = ""):
+        figure = super().__new__(cls, value)
+        figure.source = source
+        return figure
+
+
+class Figure(_Sourced, int):
+    """A whole number from data that knows where it comes from."""
+
+
+class FigureFloat(_Sourced, float):
+    """A number from data that knows where it comes from."""
+
+
+class SourcedText(str):
+    """Words made from figures (2600多, 较上年增加3所), with the sources of the figures they say."""
+
+    sources: tuple[str, ...] = ()
+
+    def __new__(cls, value, sources=()):
+        text = super().__new__(cls, value)
+        text.sources = tuple(sources)
+        return text
+
+
+def figure(value, source: str):
+    """``value`` as a :class:`Figure` (or :class:`FigureFloat`) saying ``source``; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not float(value).is_integer():
+        return FigureFloat(value, source)
+    return Figure(int(value), source)
+
+
+def sources_of(*values) -> tuple[str, ...]:
+    found = []
+    for value in values:
+        found += [getattr(value, "source", "")] + list(getattr(value, "sources", ()))
+    return tuple(dict.fromkeys(s for s in found if s))
+
+
+def carrying(function):
+    """A narrative filter whose words keep the sources of the figures given to it.
+
+    A figure of this year and last (:class:`annual_review.registers.reading.Indicator`) is read as this
+    year's value, but by ``change`` with nothing else given as this year's against last's (a share's
+    change in percentage points), and by ``rate`` as both years'.
+    """
+    def sourced(*args, **kwargs):
+        if args and hasattr(args[0], "narrative_fields") and hasattr(args[0], "now") and function.__name__ != "rate":
+            indicator, rest = args[0], args[1:]
+            if function.__name__ == "change" and not rest and "before" not in kwargs:
+                if not hasattr(indicator, "unit"):  # a share: its change is in percentage points
+                    return SourcedText(indicator.change, sources_of(indicator.now, indicator.last))
+                args = (indicator.now, indicator.last, kwargs.pop("unit", indicator.unit))
+            else:
+                args = (indicator.now, *rest)
+        result = function(*args, **kwargs)
+        found = sources_of(*args, *kwargs.values())
+        return SourcedText(result, found) if found and isinstance(result, str) else result
+
+    sourced.__name__ = getattr(function, "__name__", "filter")
+    sourced.__doc__ = function.__doc__
+    return sourced
+
+
+def table_source(frame) -> dict:
+    return dict(frame.attrs.get(SOURCE) or {})
+
+
+def with_source(frame, title: str, year: int):
+    frame.attrs[SOURCE] = {"title": title, "year": int(year), "filters": []}
+    return frame
+
+
+def filtered(frame, result, words: list[str]):
+    """``result`` (rows of ``frame``) carrying ``frame``'s source with the filter ``words`` added."""
+    source = table_source(frame)
+    if source:
+        source["filters"] = [*source.get("filters", []), *words]
+        result.attrs[SOURCE] = source
+    return result
+
+
+def describe(frame, aggregation: str, rows: int) -> str:
+    """"生源地信用助学贷款办理登记 2020，区级，出动人次合计，共3行": the register, year, filter, aggregation, rows."""
+    source = table_source(frame)
+    if not source:
+        return ""
+    parts = [f"{source['title']} {source['year']}", *source.get("filters", [])]
+    if aggregation:
+        parts.append(aggregation)
+    parts.append(f"共{rows}行")
+    return "，".join(parts)
+
+
+# --- in the narrative's HTML -------------------------------------------------------------------------
+
+def mark(text: str, value, register: list[str]) -> str:
+    """``text`` (a figure as shown) wrapped with the index of its sources in ``register``."""
+    found = sources_of(value)
+    if not found:
+        return text
+    register.append("；".join(found))
+    return f"{_OPEN}{len(register) - 1}{_MID}{text}{_CLOSE}"
+
+
+def spans(markup: str, register: list[str]) -> str:
+    """Marked figures in HTML as ``<span class="ar-fig" data-source="…">``; the renderer keeps or drops them."""
+    return _MARKED.sub(lambda m: f'<span class="ar-fig" data-source="{html.escape(register[int(m.group(1))])}">'
+                                 f"{m.group(2)}</span>", markup)
+
+
+def unmarked(text: str) -> str:
+    """Text with the marks of figures removed (where it is not turned into HTML)."""
+    return _MARKED.sub(lambda m: m.group(2), text)
+
+
+def where_words(where: Mapping[str, object], labels: Mapping[str, str] | None = None) -> list[str]:
+    """A filter in words: {'organiser_level': '区级'} → ['组织层级为区级']."""
+    words = []
+    for column, wanted in where.items():
+        name = (labels or {}).get(column, column)
+        if isinstance(wanted, range):
+            words.append(f"{name}在{wanted.start}至{wanted.stop - 1}之间")
+        elif isinstance(wanted, (list, tuple, set, frozenset)):
+            words.append(f"{name}为{'、'.join(map(str, wanted))}之一")
+        elif callable(wanted):
+            words.append(f"{name}满足{getattr(wanted, '__name__', '条件')}")
+        else:
+            words.append(f"{name}为{wanted}")
+    return words

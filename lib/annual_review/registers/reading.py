@@ -1,0 +1,745 @@
+"""Loading a year's tables as declared in ``<data-dir>/tables.yml``, and summing them.
+
+Tables are what the office already keeps: record-level registers (one row per
+licence decision, per inspection, per aid payment…). The declaration names each
+table's file, columns, types, units and allowed categories, so the library
+stays the same whatever tables a body keeps.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..core import provenance, tracking
+from ..core.exceptions import DataError
+from ..core.paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
+from .layout import lay_out, normalise
+from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
+from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
+                      Workbook, copy_name, open_workbook, read_csv)
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DATE_FORMS = (
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日$"),
+)
+_SPACES = " \t\u3000\xa0"
+
+
+def year_workbook(data_dir: str | Path, year: int) -> Path | None:
+    """The year's workbook (``tables.xlsx``, ``.xlsm``, ``.xls``, ``.ods`` or ``.et``); SourceError if there are two."""
+    folder = year_dir(data_dir, year)
+    found = [folder / f"{WORKBOOK_STEM}{suffix}" for suffix in WORKBOOK_FORMATS if (folder / f"{WORKBOOK_STEM}{suffix}").is_file()]
+    if len(found) > 1:
+        raise SourceError([Problem(str(found[0]), f"同一年有两个工作簿：{'、'.join(p.name for p in found)}；请只保留一个 "
+                                                  f"(two workbooks for one year: {', '.join(p.name for p in found)}; keep one)")])
+    return found[0] if found else None
+
+
+def _sheets_for(book: Workbook, spec: TableSpec) -> tuple[list[str], list[str]]:
+    """The visible and the hidden sheets that would hold the table: named by its title or name (spaces of any width
+    around or inside it aside), or Excel's copy of either."""
+    def matches(sheet: str) -> bool:
+        name = _unspaced(sheet)
+        return any(name == _unspaced(wanted) or copy_name(name, _unspaced(wanted)) for wanted in (spec.title, spec.name))
+
+    return [s for s in book.visible() if matches(s)], [s for s in book.hidden() if matches(s)]
+
+
+def _unspaced(name: str) -> str:
+    """A sheet's name without spaces of any width (a trailing space, a full-width 　 typed by an IME)."""
+    return re.sub(r"[\s\u3000\xa0\u200b]+", "", unicodedata.normalize("NFC", name))
+
+
+def _present(data_dir: Path, year: int, spec: TableSpec) -> bool:
+    """Whether ``year`` keeps the table: a visible sheet of its workbook, or its CSV file."""
+    if (year_dir(data_dir, year) / spec.file).is_file():
+        return True
+    try:
+        workbook = year_workbook(data_dir, year)
+        return workbook is not None and bool(_sheets_for(open_workbook(workbook), spec)[0])
+    except SourceError:
+        return True  # a workbook that cannot be read: reading the table will say why
+
+
+def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
+    """The table's cells from a visible sheet of the year's workbook, or from its CSV; None if not required and absent."""
+    folder = year_dir(data_dir, year)
+    csv_path, workbook = folder / spec.file, year_workbook(data_dir, year)
+    for path in (workbook, csv_path):
+        if path is not None and path.exists() and not contained(path, folder):
+            raise SourceError([Problem(str(path), OUTSIDE.format(folder=folder))])
+    book = open_workbook(workbook) if workbook is not None else None
+    visible, hidden = _sheets_for(book, spec) if book is not None else ([], [])
+    if visible and csv_path.is_file():
+        raise SourceError([Problem(str(csv_path), f"与工作簿 {workbook.name} 的工作表“{visible[0]}”重复：请只保留一处 "
+                                                 f"(the same table is also sheet '{visible[0]}' of {workbook.name}; keep one of them)")])
+    if not visible and not csv_path.is_file() and not hidden:
+        if not spec.kept_in(year):
+            return None
+        return _missing(folder, spec, book)
+    if len(visible) > 1:
+        raise SourceError([Problem(str(workbook), f"有两个可见的工作表都像是“{spec.title}”：{'、'.join(visible)}；请删除或隐藏旧的一个 "
+                                                  f"(two visible sheets could both be table '{spec.name}': "
+                                                  f"{', '.join(repr(v) for v in visible)}; delete or hide the old one)")])
+    if not visible and hidden and not csv_path.is_file():
+        raise SourceError([Problem(str(workbook), f"工作表“{hidden[0]}”是隐藏的，未读取；如果它是本年度的登记表，请取消隐藏 "
+                                                  f"(sheet '{hidden[0]}' is hidden, so it was not read; if it is this year's "
+                                                  f"register, unhide it)", sheet=hidden[0])])
+    if visible:
+        raw = book.read(visible[0])
+        notes = list(raw.notes)
+        if visible[0] not in (spec.title, spec.name):
+            spaced = _unspaced(visible[0]) in (_unspaced(spec.title), _unspaced(spec.name))
+            notes.append(f"{workbook}: sheet {visible[0]!r} read as table '{spec.name}' ({spec.title}); "
+                         + ("its name has spaces around or inside it" if spaced else "its name looks like Excel's copy of the sheet"))
+        notes += [f"{workbook}: hidden sheet '{h}' not read (an older copy?); the visible sheet '{visible[0]}' was"
+                  for h in hidden]
+        return RawTable(raw.file, raw.sheet, raw.rows, raw.merged, raw.hidden_rows, tuple(notes))
+    raw = read_csv(csv_path)
+    if hidden:
+        raw = RawTable(raw.file, raw.sheet, raw.rows, notes=(f"{workbook}: hidden sheet '{hidden[0]}' not read; "
+                                                              f"{csv_path.name} was",))
+    return raw
+
+
+def _missing(folder: Path, spec: TableSpec, book: Workbook | None):
+    nearby = [p.name for p in folder.iterdir() if p.is_file() and p.stem == Path(spec.file).stem and p.name != spec.file]
+    hint = f"；文件夹里有 {'、'.join(nearby)}：请另存为 {spec.file} 或放进工作簿 (found {', '.join(nearby)}: save it as " \
+           f"{spec.file}, or as a sheet of the year's workbook)" if nearby else ""
+    where = (f"既不在工作簿 {book.path.name} 中（工作表：{'、'.join(book.visible())}），也没有 {spec.file} "
+             f"(neither a sheet of {book.path.name} nor {spec.file})") if book is not None else \
+        f"文件缺失 (missing: table '{spec.name}')"
+    raise SourceError([Problem(str(folder / spec.file) if book is None else str(book.path),
+                               f"缺少“{spec.title}”：{where}{hint}")])
+
+
+def _number(text: str) -> float | None:
+    text = unicodedata.normalize("NFKC", text).strip(_SPACES)
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _date(text: str) -> pd.Timestamp | None:
+    text = unicodedata.normalize("NFKC", text).strip(_SPACES)
+    for form in _DATE_FORMS:
+        match = form.match(text)
+        if match:
+            try:
+                return pd.Timestamp(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                return None
+    return None
+
+
+def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
+    layout = lay_out(raw, spec, year)
+    problems, notes = list(layout.problems), [*raw.notes, *layout.notes]
+    if problems:
+        return Read(_empty(spec), problems, notes, readable=False)
+    rows = layout.rows
+    row_numbers = [n for n, _ in rows]
+    cells = {col.name: [] for col in spec.columns}
+    unconvertible: set[tuple[int, str]] = set()
+    width = len(layout.columns)
+    where = {col.name: layout.column(col.name, spec) for col in spec.columns}  # D「资助人次」, as the clerk sees it
+    for i, (n, values) in enumerate(rows):
+        by_name = {name: (values[j] if j < len(values) else "") for j, name in enumerate(layout.columns) if name}
+        for j, extra in enumerate(values):
+            if extra.strip(_SPACES) in ERROR_VALUES:
+                column = layout.columns[j] if j < width else None
+                problems.append(Problem(raw.file, "Excel 错误值：公式出错，请改正公式或填入数值 (an Excel error value: the "
+                                                  "formula behind it failed; fix it or type the value)",
+                                        sheet=raw.sheet, row=n, column=where[column] if column else layout.position(j),
+                                        value=extra.strip(_SPACES)))
+                if column:
+                    unconvertible.add((i, column))
+                    by_name[column] = ""
+            elif j >= width and extra.strip(_SPACES):
+                problems.append(Problem(raw.file, "此单元格在标题行之外：没有列名 (a value beyond the last named column)",
+                                        sheet=raw.sheet, row=n, column=layout.position(j), value=extra))
+            elif layout.columns[j] is None and j not in layout.notes_columns and extra.strip(_SPACES):
+                problems.append(Problem(raw.file, "此列没有列名：请填写列名或删除此值 (a value under a column with no header: "
+                                                  "name the column, or remove the value)",
+                                        sheet=raw.sheet, row=n, column=layout.position(j), value=extra))
+        for col in spec.columns:
+            text = by_name.get(col.name, "").strip(_SPACES)
+            if (i, col.name) in unconvertible:
+                cells[col.name].append(None)
+                continue
+            if not text:
+                cells[col.name].append(None)
+                if col.required_in(year):
+                    problems.append(Problem(raw.file, f"必填，不能为空；{col.expectation()} (required)",
+                                            sheet=raw.sheet, row=n, column=where[col.name]))
+                    unconvertible.add((i, col.name))
+                continue
+            if col.numeric:
+                value = _number(text)
+                if value is not None and col.type == "integer" and not value.is_integer():
+                    value = None
+            elif col.type == "date":
+                value = _date(text)
+            else:
+                value = text
+            if value is None:
+                problems.append(Problem(raw.file, _date_hint(text) if col.type == "date" else col.expectation(),
+                                        sheet=raw.sheet, row=n, column=where[col.name], value=text))
+                unconvertible.add((i, col.name))
+            cells[col.name].append(value)
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in cells.items()})
+    for col in spec.columns:
+        if col.type == "date":
+            frame[col.name] = pd.to_datetime(frame[col.name])
+        elif col.numeric:
+            frame[col.name] = pd.to_numeric(frame[col.name]).astype("float64")
+    problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where)
+    total_problems, total_notes = _check_totals(layout, frame, spec, raw, where)
+    return Read(_final(frame, spec), problems + total_problems, notes + total_notes, row_numbers=row_numbers)
+
+
+def _date_hint(text: str) -> str:
+    """What a date cell must hold; for a number such as 43864, the date Excel meant by it."""
+    import datetime as dt
+
+    expected = "应为日期，写作 YYYY-MM-DD (a date, e.g. 2020-03-31)"
+    value = _number(text)
+    if value is not None and value.is_integer() and 20000 <= value <= 80000:  # 1954–2119 as Excel counts days
+        meant = dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
+        return (f"像是 Excel 的日期序号：{int(value)} = {meant.isoformat()}；请把单元格格式设为日期 (looks like an Excel "
+                f"date serial: {int(value)} = {meant.isoformat()}; format the cell as a date)")
+    return expected
+
+
+def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, where: dict) -> tuple[list[Problem], list[str]]:
+    """Each subtotal and total row against the rows it adds up: left out of the data with a note when it agrees; a
+    problem that says which rows were added and which row was taken as the total when it does not."""
+    problems, notes = [], []
+    numeric = [c for c in spec.columns if c.numeric]
+    subtotals = [t for t in layout.totals if t[3] == "小计"]
+    for n, cells, label, kind, start, end in layout.totals:
+        by_name = {name: (cells[j] if j < len(cells) else "") for j, name in enumerate(layout.columns) if name}
+        compared, wrong = 0, []
+        for col in numeric:
+            text = by_name.get(col.name, "").strip(_SPACES)
+            if not text:
+                continue
+            stated, added = _number(text), frame[col.name].iloc[start:end].sum()
+            compared += 1
+            if stated is None or abs(stated - added) > 1e-9 * max(1.0, abs(added)):
+                wrong.append((col, text, added))
+        rows = [layout.rows[i][0] for i in range(start, end)]
+        span = (f"第{_ranges(rows)}行" if rows else "没有数据行")
+        span_en = f"rows {_ranges(rows)}" if rows else "no data rows"
+        left_out = [m for m, *_ in subtotals if rows and rows[0] < m < rows[-1]] if kind == "合计" else []
+        for col, text, added in wrong:
+            subtotal_sum = sum(_number(str(c[j] if j < len(c) else "")) or 0 for _, c, *_ in subtotals
+                               for j, name in enumerate(layout.columns) if name == col.name) if kind == "合计" else None
+            also = (f"；各小计行之和为 {_shown(subtotal_sum)}" if subtotals and subtotal_sum is not None else "")
+            problems.append(Problem(raw.file, (
+                f"{kind}行与所加各行之和不符：第{n}行“{label}”为 {text}，而{span}（{len(rows)}行数据）之和为 {_shown(added)}{also}"
+                f"{'（小计行 ' + _ranges(left_out) + ' 未计入）' if left_out else ''} "
+                f"(taken as the {'subtotal' if kind == '小计' else 'total'}: row {n} '{label}'; added: {span_en}, "
+                f"{_shown(added)}; either a row above is wrong, or row {n} is not a {kind})"),
+                sheet=raw.sheet, row=n, column=where.get(col.name, col.name), value=text))
+        if not wrong:
+            named = label if normalise(label) == kind else f"{label}, a {kind}"
+            notes.append(f"{raw.where}: row {n} ({named}) "
+                         + (f"equals the sum of {span_en}; left out of the data" if compared else "left out of the data"))
+    return problems, notes
+
+
+def _ranges(numbers: list[int]) -> str:
+    from .layout import _ranges as ranges
+
+    return ranges(numbers)
+
+
+def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: dict) -> list[Problem]:
+    import pandera.errors
+
+    try:
+        pandera_schema(spec, year).validate(frame, lazy=True)
+        return []
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    problems = []
+    for case in cases.itertuples(index=False):
+        index = None if pd.isna(case.index) else int(case.index)
+        column = None if pd.isna(case.column) else str(case.column)
+        if index is not None and (index, column) in unconvertible:
+            continue
+        row = row_numbers[index] if index is not None and index < len(row_numbers) else None
+        check = str(case.check)
+        if check.startswith("rule: ") and index is not None:
+            rule = next(r for r in spec.rules if check == f"rule: {r.text}")
+            values = {c: _shown(frame.at[index, c]) for c in rule.columns}
+            problems.append(Problem(raw.file, rule.explain(values), sheet=raw.sheet, row=row))
+            continue
+        if spec.key and ("unique" in check or column in spec.key and check.startswith("field_uniqueness")):
+            key = {k: _shown(frame.at[index, k]) for k in spec.key} if index is not None else {}
+            problems.append(Problem(raw.file, f"与其他行重复：{key} 应唯一 (this key appears on more than one row)",
+                                    sheet=raw.sheet, row=row))
+            continue
+        col = spec.column(column) if column in {c.name for c in spec.columns} else None
+        if col is not None and col.type == "date" and "in_range" in check:
+            message = f"日期不在{year}年内 (the date is outside the report year {year})"
+        elif col is not None:
+            message = col.expectation()
+        else:
+            message = check
+        problems.append(Problem(raw.file, message, sheet=raw.sheet, row=row, column=where.get(column, column),
+                                value=_shown(case.failure_case)))
+    # A key repeated on n rows yields one message per row: keep them, but each row once.
+    return list(dict.fromkeys(problems))
+
+
+def _shown(value):
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value if isinstance(value, str) else str(value)
+
+
+def _final(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """The typed table notebooks see: categories in declared order, whole numbers as integers."""
+    frame = frame.copy()
+    for col in spec.columns:
+        if col.type == "category":
+            values = frame[col.name].where(frame[col.name].isin(col.categories))
+            frame[col.name] = pd.Categorical(values, categories=list(col.categories))
+        elif col.type == "integer":
+            series = frame[col.name]
+            frame[col.name] = series.astype("int64") if series.notna().all() else series.astype("Int64")
+        elif col.type == "text":
+            frame[col.name] = frame[col.name].astype(object)
+    return frame
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    frame = pd.DataFrame({c.name: pd.Series([], dtype="float64" if c.numeric else object) for c in spec.columns})
+    for col in spec.columns:
+        if col.type == "date":
+            frame[col.name] = pd.to_datetime(frame[col.name])
+    return _final(frame, spec)
+
+
+@dataclass
+class Read:
+    """A table as read and checked: the typed frame (partial if there were problems), problems, notes."""
+
+    frame: pd.DataFrame
+    problems: list[Problem]
+    notes: list[str] = field(default_factory=list)
+    readable: bool = True  # the header could be matched: the frame's rows are the register's
+    row_numbers: list[int] = field(default_factory=list)  # each frame row's number in the spreadsheet
+    file: str = ""
+    sheet: str | None = None
+
+
+def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
+    """Read and check one table: the typed frame (possibly partial), every problem found, and notes."""
+    folder = year_dir(data_dir, year)
+    for path in (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS)):
+        tracking.record(path)  # absent files too: their appearing later changes the result
+    try:
+        raw = _read_raw(Path(data_dir), year, spec)
+    except SourceError as exc:
+        return Read(_empty(spec), exc.problems, readable=False)
+    if raw is None:
+        return Read(_empty(spec), [])
+    read = _typed(raw, spec, year)
+    read.file, read.sheet = raw.file, raw.sheet
+    return read
+
+
+def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
+    """Read table ``name`` for ``year``, typed and checked as declared; raise DataError listing every problem.
+
+    Rows are numbered as the user sees them in a spreadsheet (the header is row 1).
+    """
+    specs = table_specs(data_dir)
+    if name not in specs:
+        raise DataError(f"{Path(data_dir) / TABLES_FILE}: no table named '{name}' (declared: {sorted(specs)})")
+    spec = specs[name]
+    folder = year_dir(data_dir, year)
+    files = (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+    for path in files:
+        tracking.record(path)
+    # Read once per notebook however often it is asked for (again whenever one of its files changes).
+    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, tuple(map(stamp, files)))
+    return frame.copy(deep=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFrame:
+    spec = table_specs(data_dir)[name]
+    read = read_table(data_dir, year, spec)
+    if read.problems:
+        raise DataError([str(p) for p in read.problems])
+    frame = provenance.with_source(read.frame, spec.title, year)
+    frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in spec.columns}
+    frame.attrs[provenance.SOURCE]["units"] = {c.name: c.unit for c in spec.columns if c.unit}
+    return frame
+
+
+def check_year(data_dir: str | Path, year: int, notes: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Every declared table for ``year``; raise DataError listing every problem if there is any.
+
+    What was read other than as typed — a title row skipped, a 合计 row left out, a hidden
+    sheet not read, a file not read — is appended to ``notes``.
+    """
+    tables, problems, said = validate_year(data_dir, year)
+    if notes is not None:
+        notes += said
+    if problems:
+        raise DataError(
+            [f"{len(problems)} problem(s) in {year_dir(data_dir, year)} (发现{len(problems)}处问题):"]
+            + [f"  - {p}" for p in problems]
+            + [f"  note: {n}" for n in said]
+        )
+    return tables
+
+
+def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFrame], list[Problem], list[str]]:
+    """Every declared table for ``year``, every problem in them and across them, and notes on what was set aside."""
+    decl = declarations(data_dir)
+    folder = year_dir(data_dir, year)
+    if not folder.is_dir():
+        return {}, [Problem(str(folder), f"没有{year}年的数据目录 (no data folder for {year})")], []
+    tables, problems, notes, reads = {}, [], [], {}
+    try:
+        year_workbook(data_dir, year)
+    except SourceError as exc:  # two workbooks: said once, here, rather than for every table
+        return {}, exc.problems, []
+    for name, spec in decl.tables.items():
+        read = read_table(data_dir, year, spec)
+        tables[name], reads[name] = read.frame, read
+        problems += read.problems
+        notes += read.notes
+    for check in decl.checks:
+        left_read, right_read = reads[check.total.table], reads[check.equals.table]
+        if not (left_read.readable and right_read.readable):
+            continue  # a register that could not be read at all: its own problem says so
+        problems += _cross_check(check, decl, left_read, right_read, folder)
+    notes += _unread(data_dir, year, decl)
+    # A workbook that cannot be opened is one problem, not one per table it should hold.
+    return tables, list(dict.fromkeys(problems)), list(dict.fromkeys(notes))
+
+
+def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -> list[Problem]:
+    """A headline figure against its register, in the clerk's words: the table titles, the row, the two values."""
+    left_spec, right_spec = decl.tables[check.total.table], decl.tables[check.equals.table]
+    left = total(left_read.frame, check.total.column, where=check.total.where)
+    right = total(right_read.frame, check.equals.column, where=check.equals.where)
+    rows = select(left_read.frame, check.total.where).index
+    if left == right or (right is None and not len(rows)):  # or neither keeps the figure that year
+        return []
+    numbers = [left_read.row_numbers[i] for i in rows if i < len(left_read.row_numbers)]
+    what = "".join(str(v) for v in check.total.where.values()) or left_spec.column(check.total.column).label
+    if numbers:
+        row_text = "、".join(str(n) for n in numbers)
+        said = f"{left_spec.title} 第{row_text}行 {what} = {_shown(left)}"
+    else:
+        said = f"{left_spec.title} 没有“{what}”一行（视为 0）"
+    partial = "（该表另有问题，已按可读的值计算）" if left_read.problems or right_read.problems else ""
+    return [Problem(
+        left_read.file or str(folder / left_spec.file),
+        f"{said}，但{check.equals.describe(right_spec, right)}{partial} ({check.description}: the two must be equal)",
+        sheet=left_read.sheet, row=numbers[0] if len(numbers) == 1 else None,
+    )]
+
+
+_IGNORED = ("~$", ".~lock.", ".")  # Excel's and LibreOffice's lock files, hidden files
+
+
+class UnreadFile(str):
+    """A note on a file no table reads: a section may still read it itself (the build says so once it knows)."""
+
+    def __new__(cls, path: Path, text: str):
+        note = super().__new__(cls, text)
+        note.path = Path(path).resolve()
+        return note
+
+
+def _unread(data_dir: str | Path, year: int, decl) -> list[str]:
+    """Spreadsheet-like files in the year's folder that no table reads, and workbook sheets no table is: named, never skipped in silence."""
+    from .workbook import INSTRUCTIONS, LISTS
+
+    folder = year_dir(data_dir, year)
+    read = {spec.file for spec in decl.tables.values()} | {f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS}
+    notes: list[str] = [UnreadFile(path, f"{path}: not read by any table (no table in {TABLES_FILE} is kept in this file)")
+                        for path in sorted(folder.iterdir())
+                        if path.is_file() and path.suffix.lower() in SPREADSHEET_LIKE and path.name not in read
+                        and not path.name.startswith(_IGNORED)]
+    workbook = year_workbook(data_dir, year)
+    try:
+        book = open_workbook(workbook) if workbook is not None else None
+    except SourceError:
+        book = None  # unreadable: every table it should hold says so
+    if book is not None:
+        used = {s for spec in decl.tables.values() for group in _sheets_for(book, spec) for s in group}
+        notes += [f"{workbook}: sheet '{name}' is not a table; not read" for name, shown in book.sheets
+                  if name not in used and name not in (INSTRUCTIONS, LISTS) and shown]
+        notes += [f"{workbook}: hidden sheet '{name}' not read" for name, shown in book.sheets
+                  if name not in used and name not in (INSTRUCTIONS, LISTS) and not shown]
+    return notes
+
+
+def tally(
+    table: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    sums: Sequence[str] = (),
+    count: str | None = "count",
+    where: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """For each combination of ``by`` (in the declared category order): how many rows, and the sum of each of ``sums``.
+
+    ``where`` keeps only rows as :func:`select` does; ``count`` names the row-count
+    column (None leaves it out). Combinations with no rows are left out. Each row
+    of the result knows the rows it counted (shown as its source in a draft).
+    """
+    rows = select(table, where)
+    missing = [c for c in [*by, *sums] if c not in rows.columns]
+    if missing:
+        raise DataError(f"tally: no column {missing} in the table (it has {list(rows.columns)})")
+    grouped = rows.groupby(list(by), observed=True, sort=True)
+    sizes = grouped.size()
+    parts = [sizes.rename(count)] if count else []
+    parts += [grouped[column].sum() for column in sums]
+    if not parts:
+        raise DataError("tally: nothing to compute; give `sums` or a `count` name")
+    result = pd.concat(parts, axis=1).reset_index()
+    source = provenance.table_source(rows)
+    if source:
+        labels = source.get("labels", {})
+        grouping = "按" + "、".join(labels.get(b, b) for b in by) + "分组"
+        result.attrs[provenance.SOURCE] = source
+        result.attrs[provenance.ROW_SOURCES] = [
+            provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n))
+            for key, n in sizes.items()
+        ]
+    return result
+
+
+def load_previous(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
+    """Table ``name`` for the year before ``year``; None when there is nothing to compare with.
+
+    None when ``data_dir`` has no folder for that year (``year`` is the first), or that
+    year does not keep the table (it is optional, or declared ``since`` a later year).
+    A table present but invalid raises DataError, as :func:`load_table` does.
+    """
+    before = int(year) - 1
+    if before not in available_years(data_dir):
+        return None
+    return _load_if_kept(data_dir, before, name)
+
+
+def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
+    """Table ``name`` for every year up to ``year`` that keeps it, one table with a leading ``year`` column."""
+    frames = []
+    for each in (y for y in available_years(data_dir) if y <= int(year)):
+        table = _load_if_kept(data_dir, each, name)
+        if table is not None:
+            frames.append(table.assign(year=each)[["year", *table.columns]])
+    if not frames:
+        raise DataError(f"{Path(data_dir)}: no year up to {year} keeps table '{name}'")
+    history = pd.concat(frames, ignore_index=True)
+    history.attrs[provenance.SOURCE] = {"title": table_specs(data_dir)[name].title, "year": "各年度", "filters": []}
+    return history
+
+
+def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
+    """The table, or None if ``year`` need not and does not keep it (a table that did not exist yet is no zero)."""
+    table = load_table(data_dir, year, name)  # records the files it looks for, absent ones too
+    spec = table_specs(data_dir)[name]
+    if not spec.kept_in(year) and not _present(Path(data_dir), year, spec):
+        return None
+    return table
+
+
+def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mapping[str, object] | None = None):
+    """How many rows (or the sum of ``value``) match ``where``; a plain int when whole.
+
+    ``None`` for no table (no previous year to compare with) gives None, which the
+    year-over-year phrasing (:func:`annual_review.core.numbers.change`) reads as "nothing to say".
+    The number also says where it comes from (register, year, filter, rows), for drafts.
+    """
+    if table is None:
+        return None
+    rows = select(table, where)
+    if value is not None and value not in rows.columns:
+        raise DataError(f"total: no column {value!r} in the table (it has {list(rows.columns)})")
+    if value is None or rows.empty:
+        amount = len(rows) if value is None else 0  # no rows: nothing counted, nothing paid
+    else:  # rows whose cells are all empty (a column the year did not keep): no figure, not zero
+        summed = rows[value].sum(min_count=1)
+        amount = None if pd.isna(summed) else _whole(summed)
+    labels = provenance.table_source(rows).get("labels", {})
+    aggregation = f"{labels.get(value, value)}合计" if value else ""
+    return provenance.figure(amount, provenance.describe(rows, aggregation, len(rows)))
+
+
+def _whole(number) -> int | float:
+    """A plain int when the number is whole (as reports write counts), else a plain float."""
+    return int(number) if float(number).is_integer() else float(number)
+
+
+def select(table: pd.DataFrame, where: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """The rows matching every condition in ``where``: a value (equal to it), a list or set (one of them),
+    a ``range`` (within it), or a function of the column giving True or False for each row."""
+    if not where:
+        return table
+    if not isinstance(where, Mapping):
+        raise DataError(f"where= must map column names to values, not {type(where).__name__}")
+    missing = [c for c in where if c not in table.columns]
+    if missing:
+        raise DataError(f"no column {missing} in the table (it has {list(table.columns)})")
+    mask = pd.Series(True, index=table.index)
+    for column, wanted in where.items():
+        series = table[column]
+        if isinstance(wanted, range):
+            mask &= series.between(wanted.start, wanted.stop - 1) if wanted.step == 1 else series.isin(list(wanted))
+        elif isinstance(wanted, (list, tuple, set, frozenset)):
+            mask &= series.isin(list(wanted))
+        elif callable(wanted):
+            chosen = wanted(series)
+            if not isinstance(chosen, pd.Series) or chosen.dtype != bool:
+                raise DataError(f"where: the function for {column!r} must give True or False for each row")
+            mask &= chosen
+        else:
+            mask &= series == wanted
+    labels = provenance.table_source(table).get("labels", {})
+    return provenance.filtered(table, table[mask], provenance.where_words(where, labels))
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One figure this year and last: ``f.now``, ``f.last``, ``f.change`` (较上年增加3所、增长11.5%), its label and unit.
+
+    It is a row of :func:`annual_review.notebook.elements.show_changes` as it is, and a narrative
+    may write ``{{ f }}`` (this year's value), ``{{ f.last }}``, ``{{ f | more }}`` or
+    ``{{ f | change(prefix="，") }}``.
+    """
+
+    label: str
+    unit: str
+    now: object
+    last: object
+
+    narrative_fields = ("now", "last", "change", "unit", "label")
+
+    @property
+    def change(self) -> str:
+        from ..core.numbers import change
+
+        return provenance.SourcedText(change(self.now, self.last, self.unit), provenance.sources_of(self.now, self.last))
+
+    @property
+    def source(self) -> str:
+        return getattr(self.now, "source", "")
+
+    def __iter__(self):  # (label, unit, now, last): a row of show_changes
+        return iter((self.label, self.unit, self.now, self.last))
+
+    def __str__(self) -> str:
+        from ..core.numbers import NO_FIGURE
+
+        return NO_FIGURE if self.now is None else str(self.now)
+
+
+def figure(
+    data_dir: str | Path,
+    year: int,
+    table: str,
+    value: str | None = None,
+    *,
+    where: Mapping[str, object] | None = None,
+    label: str | None = None,
+    unit: str | None = None,
+) -> Indicator:
+    """This year's and last year's count of rows (or sum of ``value``) of ``table`` matching ``where``, in one call.
+
+    ``label`` and ``unit`` default to the column's (or, for a count, the table's title and no unit).
+    Last year is None in a first year, or where that year does not keep the table.
+    """
+    specs = table_specs(data_dir)
+    if table not in specs:
+        raise DataError(f"figure: no table named {table!r} in {TABLES_FILE} (declared: {sorted(specs)})")
+    spec = specs[table]
+    if value is not None and value not in {c.name for c in spec.columns}:
+        raise DataError(f"figure: table {table!r} has no column {value!r} (it has {[c.name for c in spec.columns]})")
+    column = spec.column(value) if value else None
+    now = total(load_table(data_dir, year, table), value, where=where)
+    last = total(load_previous(data_dir, year, table), value, where=where)
+    return Indicator(label or (column.label if column else spec.title), column.unit if unit is None and column else unit or "",
+                     now, last)
+
+
+def month_labels(dates: pd.Series) -> pd.Categorical:
+    """Each date's month as a report labels it (``3月``), ordered January to December for charts and tables."""
+    labels = [f"{m}月" for m in range(1, 13)]
+    return pd.Categorical(dates.dt.month.map(lambda m: f"{m}月", na_action="ignore"), categories=labels, ordered=True)
+
+
+def months_of(table: pd.DataFrame, column: str) -> list[int]:
+    """The calendar months in which a date column has entries, in order."""
+    return sorted(table[column].dropna().dt.month.unique().tolist())
+
+
+def headline(
+    history: pd.DataFrame,
+    year: int,
+    indicators: Sequence[str] = (),
+    *,
+    label: str = "indicator",
+    value: str = "value",
+    unit: str = "unit",
+) -> list[tuple[str, str, object, object]]:
+    """``(indicator, unit, this year, last year)`` for each headline indicator, from a :func:`load_history` table.
+
+    ``indicators`` picks and orders them (all of this year's, in table order, when
+    empty); last year is None where that year has no such row (a new indicator) or
+    there is no such year. An indicator the year does not keep (one added later) is left
+    out; a name that is not an indicator at all (a misspelling in the config) is an error.
+    """
+    missing = [c for c in ("year", label, value, unit) if c not in history.columns]
+    if missing:
+        raise DataError(f"headline: the table has no column {missing} (it has {list(history.columns)}); "
+                        "name its columns with label=, value= and unit=")
+    now = history[history["year"] == int(year)].set_index(label)
+    before = history[history["year"] == int(year) - 1].set_index(label)
+    wanted = list(indicators) or list(now.index)
+    column = history[label]
+    known = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else list(dict.fromkeys(column))
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise DataError(f"headline indicators {unknown} are not indicators (known: {known})")
+    wanted = [i for i in wanted if i in now.index]
+    title = history.attrs.get(provenance.SOURCE, {}).get("title", "")
+
+    def sourced(number, each_year: int, indicator: str):
+        return provenance.figure(_whole(number), f"{title} {each_year}，{indicator}，共1行" if title else "")
+
+    return [
+        (str(i), str(now.at[i, unit]), sourced(now.at[i, value], int(year), i),
+         sourced(before.at[i, value], int(year) - 1, i) if i in before.index else None)
+        for i in wanted
+    ]
