@@ -11,6 +11,9 @@ On a temporary copy of the shipped project, it times (median of N runs):
 with `annual-review preview` running on the 2020 report (median of at least 5 edits each):
   p  from saving a narrative file to the served page containing the new text;
   q  the same after appending a row to a register and its headline figure;
+and, stopping a build while its sections run (median of N):
+  s  from Ctrl-C (SIGINT) to the build's exit, every kernel ended;
+  t  the same for SIGTERM;
 and writes the times and the ratios c/a, c/b, d/c, e/c, p/c to outputs/bench.json.
 """
 
@@ -30,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGETS = {"c/a": 0.25, "c/b": 2.0, "d/c": 0.1, "e/c": 0.35, "p/c": 0.15}
-PREVIEW_TARGETS = {"p": 1.0, "q": 1.5}
+PREVIEW_TARGETS = {"p": 1.0, "q": 1.5, "s": 5.0, "t": 5.0}
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -154,6 +157,27 @@ def preview_edits(project: Path, edits: int) -> tuple[list[float], list[float]]:
         process.wait(timeout=30)
 
 
+def _kernels(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def stopped(project: Path, signum: int) -> float:
+    """Seconds from ``signum`` to the build's exit with no kernel left, sent once its first section has finished."""
+    process = subprocess.Popen([str(BIN / "annual-review"), "build", "--force", "--format", "html"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith("[1/"):
+            break
+    kernels = _kernels(process.pid)
+    started = time.monotonic()
+    process.send_signal(signum)
+    process.wait()
+    while any(Path(f"/proc/{pid}").exists() for pid in kernels):
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is kept (default 3)")
@@ -180,6 +204,9 @@ def main() -> int:
             runs["e"].append(build(project))
             loans.write_text(original, encoding="utf-8")
             print(f"run {i + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+        runs["s"] = [stopped(project, signal.SIGINT) for _ in range(args.runs)]
+        runs["t"] = [stopped(project, signal.SIGTERM) for _ in range(args.runs)]
+        print("stop: s " + " ".join(f"{t:.2f}" for t in runs["s"]) + "  t " + " ".join(f"{t:.2f}" for t in runs["t"]))
         shutil.rmtree(project / "outputs", ignore_errors=True)
         runs["p"], runs["q"] = preview_edits(project, max(5, args.edits))
         print("preview: p " + " ".join(f"{t:.2f}" for t in runs["p"]) + "  q " + " ".join(f"{t:.2f}" for t in runs["q"]))
@@ -188,10 +215,11 @@ def main() -> int:
         top, bottom = ratio.split("/")
         result[ratio] = round(result[top] / result[bottom], 3)
     print()
-    for key, label in zip("abcdepq", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
+    for key, label in zip("abcdepqst", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
                                       "annual-review build, cold", "build again, nothing changed",
                                       "build after one data file changed", "preview: narrative saved → page shows it",
-                                      "preview: register row and headline figure saved → page shows it"]):
+                                      "preview: register row and headline figure saved → page shows it",
+                                      "Ctrl-C → build ended, no kernel left", "SIGTERM → build ended, no kernel left"]):
         print(f"  {key}  {result[key]:7.2f} s   {label}")
     for key, target in PREVIEW_TARGETS.items():
         print(f"  {key:4} {result[key]:6.3f}   target ≤ {target} s ({'meets' if result[key] <= target else 'misses'})")

@@ -121,3 +121,76 @@ def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, conf
         encoding="utf-8",
     )
     return tmp_path
+
+
+# --- waiting for events, never for time -------------------------------------------------------------------------
+# A test waits for what it needs (a file, a line, a process gone); the deadline is only a guard against a hang and is
+# generous, since CI machines are loaded. Speed is the benchmarks' business (scripts/bench*.py), not the tests'.
+HANG = 300  # seconds after which an awaited event is taken never to come
+
+
+def wait_until(condition, what: str, timeout: float = HANG):
+    """Poll ``condition`` until it gives something true; that value. Fails (naming ``what``) after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+
+
+def children(pid: int) -> set[int]:
+    """The process ids of ``pid``'s children (a build's kernels)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie is not)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class Lines:
+    """A process's output, read line by line on a thread of its own, so that waiting for a line never blocks past
+    its deadline (``readline`` alone would)."""
+
+    def __init__(self, stream):
+        import queue
+        import threading
+
+        self.seen: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = HANG):
+        """The first match of ``pattern`` in a line not yet waited past; fails if the output ends or time runs out."""
+        import queue
+        import re
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"{pattern!r} not seen:\n" + "".join(self.seen)) from None
+            if line is None:
+                self._queue.put(None)  # ended: every later wait fails at once too
+                raise AssertionError(f"the output ended before {pattern!r}:\n" + "".join(self.seen))
+            self.seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
-from pathlib import Path
 import sys
 import threading
+from pathlib import Path
 
 from .. import __version__
 from ..core.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
@@ -14,7 +15,7 @@ from ..core.exceptions import AnnualReviewError, ConfigError, plain_os_error
 
 
 def _formats(text: str) -> tuple[str, ...]:
-    from ..build.builder import FORMATS
+    from ..core.outputs import FORMATS
 
     chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--scheduler", help="with --workspace: run on a Dask cluster, tcp://HOST:8786, or 'local' to "
                                            "start one here (default: this machine's warm kernels, no Dask)")
     build.add_argument("--force", action="store_true", help="re-run every section, even those whose inputs did not change")
+    build.add_argument("--verbose", action="store_true",
+                       help="a failed section's full traceback in the error too (it is always in failed/<section>.log)")
     build.add_argument("--allow-partial", action="store_true",
                        help="if sections fail, still write the report, marking them (default: keep the last good report)")
     mode = build.add_mutually_exclusive_group()
@@ -126,26 +129,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_stopping = False  # set by the first SIGINT or SIGTERM
+
+
+def _stop(signum, frame) -> None:
+    """SIGINT or SIGTERM: the first unwinds like Ctrl-C (kernels stopped, the last good output kept); a second ends
+    the process at once, its kernels killed first."""
+    global _stopping
+    if _stopping:
+        from ..build.kernels import kill_all
+
+        kill_all()
+        os._exit(128 + signum)
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def _handle_signals() -> None:
+    """The one owner of the process's signals (the library sets none): only on the main thread, where Python runs
+    handlers. Ctrl-C must stop a build even when started from a shell that ignores it for background jobs."""
+    global _stopping
+    _stopping = False
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+
+
+def _options(args):
+    from ..build.plan import BuildOptions
+
+    return BuildOptions(jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format,
+                        timeout=args.timeout, draft=args.draft, verbose=args.verbose)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        # Ctrl-C must stop a build even when started from a shell that ignores it for background jobs.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _handle_signals()
     try:
         if args.command == "build" and args.workspace:
             from .workspace import build_workspace
 
             build_workspace(args.workspace, args.output_dir, args.year, all_years=args.all, bodies=args.body,
-                            scheduler=args.scheduler, jobs=args.jobs, formats=args.format, force=args.force,
-                            draft=args.draft, timeout=args.timeout)
+                            scheduler=args.scheduler, options=_options(args))
         elif args.command == "build":
             from ..build.builder import build
 
             if args.body or args.scheduler:
                 raise ConfigError("--body and --scheduler go with --workspace")
-            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all, jobs=args.jobs,
-                  force=args.force, allow_partial=args.allow_partial, formats=args.format, timeout=args.timeout,
-                  draft=args.draft, trusted=tuple(args.trust_folder))
+            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
+                  trusted=tuple(args.trust_folder), options=_options(args))
         elif args.command == "preview":
             from .preview import preview
 

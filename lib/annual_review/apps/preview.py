@@ -19,7 +19,6 @@ import ipaddress
 import json
 import os
 import secrets
-import signal
 import socket
 import sys
 import threading
@@ -216,12 +215,16 @@ def watched(config, config_path: Path, data_dir: Path, year: int) -> list[Path]:
 def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Path, year: int | None = None, *,
             port: int = 8000, host: str | None = None, jobs: int | None = None, draft: bool = False,
             trusted: tuple = (), log: Callable[[str], None] = print) -> None:
-    """Build ``year``, serve it, and rebuild on every change until Ctrl-C or SIGTERM."""
+    """Build ``year``, serve it, and rebuild on every change until Ctrl-C or SIGTERM (which the command line turns
+    into KeyboardInterrupt: the kernels and the server are stopped on the way out)."""
     import watchfiles
 
-    from ..build import builder as building
     from ..build import manifest
-    from ..core.config import load_config
+    from ..build.builder import build_year, index_quietly
+    from ..build.engine import KernelPool
+    from ..build.plan import BuildOptions
+    from ..core.config import kernel_environment, load_config
+    from ..core.files import Lock
     from ..core.paths import resolve_year
 
     bind = host or "127.0.0.1"
@@ -232,26 +235,24 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
     data_dir, output_dir = Path(data_dir).resolve(), Path(output_dir).resolve()
     config = load_config(config_path, trusted=trusted)
     year = resolve_year(data_dir, year)
-    jobs = jobs or os.cpu_count() or 1
-    stop = threading.Event()
-    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    options = BuildOptions(jobs=jobs, formats=("html",), draft=draft, log=log)
     state = _State(output_dir, year)
     restart = False
-    from ..core.files import Lock
+
+    def warm(config) -> KernelPool:  # kept warm for the whole session, whatever the first build needs
+        return KernelPool(options.kernels, config.notebooks_dir, log=log, env=kernel_environment(config)).start()
 
     with Lock(output_dir / LOCK, f"{output_dir}: another preview is serving this output folder ({{holder}}); stop it, "
                                  "or preview into another --output-dir"):
         server = _Server(state, bind, port)
         port = server.start()
-        kernels = building._Kernels(jobs, config, shared=True, log=log)
-        kernels.start()  # warm for the whole session, whatever the first build needs
+        kernels = warm(config)
         try:
             def rebuild(reason: str) -> None:
                 log(f"Rebuilding {year}: {reason}")
                 try:
-                    building.build_year(config, year, data_dir, output_dir, jobs=jobs, formats=("html",), log=log,
-                                        kernels=kernels, draft=draft)
-                    building._index_quietly(output_dir, config, log)
+                    build_year(config, year, data_dir, output_dir, options, runner=kernels)
+                    index_quietly(output_dir, config, log)
                     state.publish(None)
                     log(f"Preview updated: http://{bind}:{port}/")
                 except AnnualReviewError as exc:
@@ -261,8 +262,9 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
             log(f"Preview of {config.title(year)}: http://{bind}:{port}/  (Ctrl-C to stop)")
             rebuild("first build")
             library = Path(__file__).parents[1].resolve()
-            for changes in watchfiles.watch(*watched(config, config_path, data_dir, year), stop_event=stop,
-                                            debounce=60, step=20, raise_interrupt=False, rust_timeout=500):
+            # raise_interrupt: Ctrl-C and SIGTERM reach the finally below, whatever the preview is doing.
+            for changes in watchfiles.watch(*watched(config, config_path, data_dir, year), debounce=60, step=20,
+                                            raise_interrupt=True, rust_timeout=500):
                 changed = sorted({Path(path) for _, path in changes})
                 if any(path.resolve().is_relative_to(library) for path in changed):
                     log("The library changed: restarting the preview")
@@ -275,17 +277,14 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
                         state.publish(str(exc))
                         continue
                     kernels.close()
-                    kernels = building._Kernels(jobs, config, shared=True, log=log)
-                    kernels.start()
+                    kernels = warm(config)
                 manifest.library_fingerprint.cache_clear()
                 rebuild(", ".join(p.name for p in changed[:3]) + (" …" if len(changed) > 3 else ""))
         except KeyboardInterrupt:
             pass
         finally:
-            stop.set()
             kernels.close()
             server.stop()
-            signal.signal(signal.SIGTERM, previous_term)
     log("Preview stopped")
     if restart:
         os.execv(sys.executable, [sys.executable, "-m", "annual_review", *sys.argv[1:]])

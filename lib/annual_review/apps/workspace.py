@@ -23,11 +23,16 @@ import concurrent.futures
 import datetime as dt
 import html
 import threading
+import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..build.builder import build_year, index_quietly
+from ..build.plan import BuildOptions
 from ..core import yamlfile
+from ..core.config import load_config
+from ..core.paths import available_years
 from ..core.exceptions import AnnualReviewError, BuildError, ConfigError
 
 DEFAULT_INDICATORS = {"table": "key_figures", "label": "indicator", "value": "value", "unit": "unit"}
@@ -109,35 +114,20 @@ class _Tally:
         self.log(line)
 
 
-def build_workspace(
-    workspace_path: str | Path,
-    output_dir: str | Path,
-    years: list[int] | None = None,
-    *,
-    all_years: bool = False,
-    bodies: list[str] | None = None,
-    scheduler: str | None = None,
-    jobs: int | None = None,
-    formats: tuple[str, ...] = ("html", "pdf"),
-    force: bool = False,
-    draft: bool = False,
-    timeout: float | None = None,
-    log: Callable[[str], None] = print,
-) -> list[Outcome]:
-    """Build every body × year asked for; return each one's outcome. Raise BuildError at the end if any failed."""
-    import os
+def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: list[int] | None = None, *,
+                    all_years: bool = False, bodies: list[str] | None = None, scheduler: str | None = None,
+                    options: BuildOptions | None = None, **settings) -> list[Outcome]:
+    """Build every body × year asked for; return each one's outcome. Raise BuildError at the end if any failed.
 
-    from ..build import builder as building
-    from ..core.config import load_config
-    from ..core.paths import available_years
-
+    ``options`` (or its fields as keywords) say how, as for :func:`annual_review.build.builder.build`."""
+    options = replace(options or BuildOptions(), **settings)
+    log = options.log
     workspace = load_workspace(workspace_path)
     chosen = [b for b in workspace.bodies if not bodies or b.name in bodies]
     unknown = sorted(set(bodies or []) - {b.name for b in workspace.bodies})
     if unknown:
         raise ConfigError(f"{workspace.path}: no body named {unknown} (bodies: {[b.name for b in workspace.bodies]})")
     output_dir = Path(output_dir).resolve()
-    jobs = jobs or os.cpu_count() or 1
     work, outcomes, configs = [], [], {}
     for body in chosen:
         try:
@@ -149,7 +139,7 @@ def build_workspace(
             work += [(body, year) for year in wanted]
         except AnnualReviewError as exc:
             outcomes.append(Outcome(body.name, None, "failed", str(exc), exc.exit_code))
-    if "pdf" in formats:
+    if "pdf" in options.formats:
         from ..build.pdf import check_pdf_support
 
         check_pdf_support()
@@ -160,36 +150,38 @@ def build_workspace(
     if scheduler:
         from ..build.cluster import ClusterExecutor
 
-        executor = ClusterExecutor(scheduler, log=log)
-        lanes = executor.threads * 2  # body-years planned and checked on the client while others run on the cluster
+        runner = ClusterExecutor(scheduler, log=log)
+        renderer = runner.render  # PDF and Word, the costliest steps, on the cluster too
+        lanes = runner.threads * 2  # body-years planned and checked on the client while others run on the cluster
     else:
-        first = configs[work[0][0].name] if work else None
-        executor = building._Kernels(jobs, first, shared=True, log=log) if first else None
+        from ..build.engine import KernelPool
+
+        # One pool for every body: each section runs in its own body's notebooks folder with its own environment.
+        runner = KernelPool(options.kernels, Path(workspace.path).parent, log=log)
+        renderer = None
         lanes = 2  # a second body-year is checked and rendered while the first's sections run
-    try:
+    with runner:
         def one(body: Body, year: int) -> Outcome:
             outcome = Outcome(body.name, year, "running")
             tally.started()
             lines: list[str] = []
             try:
-                building.build_year(configs[body.name], year, body.data, output_dir / body.name, jobs=jobs, force=force,
-                                    formats=formats, log=lines.append, kernels=executor, timeout=timeout, draft=draft)
+                build_year(configs[body.name], year, body.data, output_dir / body.name, replace(options, log=lines.append),
+                           runner=runner, renderer=renderer)
                 outcome.status = "built"
             except AnnualReviewError as exc:
                 outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
-            except Exception as exc:  # noqa: BLE001 - one body-year's fault never stops the others
-                outcome.status, outcome.error, outcome.exit_code = "failed", f"{type(exc).__name__}: {exc}", 1
+            except Exception as exc:  # noqa: BLE001 - one body-year's fault never stops the others; ours is kept
+                outcome.status, outcome.exit_code = "failed", 1
+                outcome.error = f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))}"
             tally.ended(outcome)
             return outcome
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1))) as threads:
             outcomes += [f.result() for f in [threads.submit(one, body, year) for body, year in work]]
-    finally:
-        if executor is not None:
-            executor.close()
     for body in chosen:
         if body.name in configs:
-            building._index_quietly(output_dir / body.name, configs[body.name], log)
+            index_quietly(output_dir / body.name, configs[body.name], log)
     write_workspace_index(workspace, output_dir, configs, outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:

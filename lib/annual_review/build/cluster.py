@@ -24,7 +24,10 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
+
+from .engine import KernelPool, SectionJob, SectionOutcome
 
 PLUGIN = "annual-review-kernels"
 
@@ -44,17 +47,14 @@ class WarmKernels(WorkerPlugin):
         self.folder: Path | None = None
 
     def setup(self, worker):
-        from .engine import KernelPool
-
         self._extracting = threading.Lock()
         self.folder = Path(tempfile.mkdtemp(prefix="annual-review-worker-"))
         size = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 1) or 1
-        self.pool = KernelPool(size, self.folder, handle_signals=False)  # the worker handles its own signals
-        self.pool.__enter__()
+        self.pool = KernelPool(size, self.folder).start()  # (the worker handles its own signals)
 
     def teardown(self, worker):
         if self.pool is not None:
-            self.pool.__exit__(None, None, None)
+            self.pool.close()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -71,34 +71,26 @@ class WarmKernels(WorkerPlugin):
         return root
 
 
-def run_section(name: str, notebook: bytes, parameters: dict, timeout: float, env: dict, archive: bytes, digest: str) -> dict:
-    """On a worker: run one section on a warm kernel; its executed notebook, the files it read, or how it failed."""
+def run_section(job: SectionJob, notebook: bytes, archive: bytes, digest: str) -> SectionOutcome:
+    """On a worker: run one section on a warm kernel; its outcome, with the executed notebook's bytes and the files
+    it read (relative to the inputs sent)."""
     import uuid
 
     from distributed import get_worker
-    from papermill.exceptions import PapermillExecutionError
-
-    from .engine import SectionStopped
 
     plugin = get_worker().plugins[PLUGIN]
     data = plugin.data(archive, digest)
     work = plugin.folder / "runs" / uuid.uuid4().hex
     work.mkdir(parents=True)
     try:
-        source, target = work / name, work / f"executed-{name}"
+        source, target = work / job.notebook.name, work / f"executed-{job.notebook.name}"
         source.write_bytes(notebook)
-        started = time.monotonic()
-        reply = {"status": "ok"}
-        try:
-            run = plugin.pool.execute(source, target, {**parameters, "data_dir": str(data)}, timeout=timeout, env=env)
-            reply.update(reads=[_relative(path, data) for path in run.reads], kernel=run.kernel)
-        except PapermillExecutionError as exc:
-            reply.update(status="error", exec_count=exc.exec_count, ename=exc.ename, evalue=exc.evalue)
-        except SectionStopped as exc:
-            reply.update(status="stopped", message=str(exc), cell=exc.cell)
-        reply["seconds"] = time.monotonic() - started
-        reply["executed"] = target.read_bytes() if target.is_file() else None
-        return reply
+        here = replace(job, notebook=source, target=target, parameters={**job.parameters, "data_dir": str(data)},
+                       cwd=str(plugin.folder))  # (never the run folder, which goes when the run ends)
+        outcome = plugin.pool.run(here)
+        reads = tuple(r for r in (_relative(path, data) for path in outcome.reads) if r)
+        executed = target.read_bytes() if target.is_file() else None
+        return replace(outcome, reads=reads, stamps={}, executed=executed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -115,8 +107,8 @@ def _relative(path: str, root: Path) -> str | None:
 
 
 def render(job):
-    """On a worker: the report in each format (see :func:`annual_review.build.builder.render_outputs`)."""
-    from .builder import render_outputs
+    """On a worker: the report in each format (see :func:`annual_review.build.publish.render_outputs`)."""
+    from .publish import render_outputs
 
     return render_outputs(job)
 
@@ -141,6 +133,8 @@ class ClusterExecutor:
         self._warm_workers()
         self._archives: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
+        self._pending: set = set()  # tasks submitted and not yet arrived: cancelled on close
+        self._closed = False
 
     def _warm_workers(self) -> None:
         """Give every worker (and every worker that joins later) its warm kernels, once: workers keep them between builds."""
@@ -163,18 +157,29 @@ class ClusterExecutor:
     def threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    # --- what a build asks of its kernels -----------------------------------------------------
+    # --- the SectionRunner contract ---------------------------------------------------------------
 
-    def pool_for(self, plans):
+    def __enter__(self) -> "ClusterExecutor":
         return self
 
-    def start(self):
-        return self
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> "ClusterExecutor":
+        return self  # the workers' kernels are warm already
 
     def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        """Cancel the tasks not yet done, and let go of the cluster (a LocalCluster is shut down)."""
+        with self._lock:
+            self._closed = True
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+        try:
+            self.client.close(timeout=5)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=5)
 
     def _archive(self, data_dir: Path, year: int):
         """The body's inputs up to ``year``, packed once per body and year (its sections share the bytes)."""
@@ -201,40 +206,43 @@ class ClusterExecutor:
             self._archives[key] = (state, archive, digest)
             return archive, digest
 
-    def submit(self, notebook: Path, target: Path, parameters: dict, *, timeout: float, env: dict | None = None):
-        """A section as a task; a concurrent Future of its :class:`annual_review.build.engine.Run`, as the local pool gives."""
-        data_dir = Path(parameters["data_dir"])
-        archive, digest = self._archive(data_dir, int(parameters["year"]))
-        task = self.client.submit(run_section, notebook.name, notebook.read_bytes(), dict(parameters), timeout,
-                                  dict(env or {}), archive, digest, pure=False, retries=2)
+    def submit(self, job: SectionJob) -> concurrent.futures.Future:
+        """A section as a task; a concurrent Future of its :class:`SectionOutcome`, as the local pool gives."""
         result: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                result.cancel()
+                return result
+        data_dir = Path(job.parameters["data_dir"])
+        archive, digest = self._archive(data_dir, int(job.parameters["year"]))
+        task = self.client.submit(run_section, job, job.notebook.read_bytes(), archive, digest, pure=False, retries=2)
         result.set_running_or_notify_cancel()
-        task.add_done_callback(lambda done: self._arrived(done, result, target, data_dir))
+        with self._lock:
+            self._pending.add(task)
+        task.add_done_callback(lambda done: self._arrived(done, result, job.target, data_dir))
         return result
 
     def _arrived(self, task, result, target: Path, data_dir: Path) -> None:
-        from papermill.exceptions import PapermillExecutionError
-
-        from .engine import Run, SectionStopped
-
+        with self._lock:
+            self._pending.discard(task)
         try:
-            reply = task.result()
-            if reply.get("executed") is not None:
-                target.write_bytes(reply["executed"])
-            result.elapsed = reply.get("seconds", 0.0)
-            if reply["status"] == "error":
-                result.set_exception(PapermillExecutionError(0, reply["exec_count"], "", reply["ename"], reply["evalue"], []))
-            elif reply["status"] == "stopped":
-                result.set_exception(SectionStopped(reply["message"], reply["cell"]))
-            else:
-                reads = [str(data_dir / rel) for rel in reply["reads"] if rel]
-                result.set_result(Run(reads, reply.get("kernel", 0)))
-        except BaseException as exc:  # noqa: BLE001 - a task that could not run at all (workers gone, …)
+            outcome = task.result()
+            if outcome.executed is not None:
+                target.write_bytes(outcome.executed)
+            result.set_result(replace(outcome, executed=None, reads=tuple(str(data_dir / rel) for rel in outcome.reads)))
+        except BaseException as exc:  # noqa: BLE001 - a task that could not run at all (workers gone, cancelled, …)
             if not result.done():
-                result.set_exception(exc)
+                result.set_result(SectionOutcome("broken", error=f"the cluster could not run it: {type(exc).__name__}: "
+                                                                 f"{exc}", traceback=_traceback(exc)))
 
     def render(self, job):
         """Render on the cluster: PDF and Word are the costliest steps of a build."""
         from dataclasses import replace
 
         return self.client.submit(render, replace(job, cache_dir=None, base=None), pure=False, retries=2).result()
+
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))

@@ -1,4 +1,9 @@
-"""Warm kernels: started ahead, the costly imports paid once, reused section after section.
+"""The execution contract, and warm kernels that honour it.
+
+Whatever runs sections — the local pool below, the preview's pool kept warm between
+edits, the Dask executor of :mod:`annual_review.build.cluster` — is a
+:class:`SectionRunner`: ``submit(SectionJob) -> Future[SectionOutcome]``, a context
+manager that owns its kernels. A section's failure is an outcome, never an exception.
 
 A :class:`KernelPool` runs sections on ``size`` kernels, each owned by one thread of
 the pool that starts it, warms it and feeds it one section after another. Before a
@@ -11,308 +16,225 @@ Nothing hangs: each section has a time limit, and a kernel that dies (``os._exit
 a SIGKILL from the out-of-memory killer) is noticed within a second. Either way the
 section fails with what happened, its partly executed notebook is saved, the kernel
 is replaced and the other sections go on. Kernels are always shut down, on success,
-failure, Ctrl-C or SIGTERM.
+failure, Ctrl-C or SIGTERM; closing a pool takes seconds, whatever is queued or running.
+The code that runs inside the kernels is :mod:`annual_review.kernel.session`'s functions,
+called by reference.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import functools
-import json
 import queue
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-KERNEL_NAME = "python3"
-KERNEL_ARGS = ["--Application.log_level=ERROR"]  # keep the kernel's start-up notices off the console
-DEFAULT_TIMEOUT = 600  # seconds a section may run before it is stopped (config `timeout:`, `--timeout`)
-# What every section pays for, paid once per kernel.
-WARM_UP = ("import annual_review.notebook.charts, annual_review.registers.reading, annual_review.notebook.elements, annual_review.kernel.isolation, "
-           "pandas, pandera.pandas, matplotlib.pyplot, IPython.display\n"
-           "annual_review.kernel.isolation.warm_up()")
-BASELINE = "__import__('annual_review.kernel.isolation', fromlist=['baseline']).baseline({cwd!r})"
-RESET = """\
-get_ipython().run_line_magic("reset", "-f")
-import os as _os, annual_review.kernel.isolation as _isolation, annual_review.core.tracking as _tracking
-_isolation.restore()
-_os.environ.update({env!r})
-_tracking.clear()
-del _os, _isolation, _tracking
-"""  # then what the section's build tells it (the body's name and params, the chart fonts), for this section only
-# Asked of the kernel after each section: the files it read, and what it changed that cannot be restored.
-AFTER = {
-    "reads": "__import__('annual_review.core.tracking', fromlist=['reads']).reads()",
-    "stamps": "__import__('annual_review.core.tracking', fromlist=['stamps']).stamps()",
-    "changes": "__import__('annual_review.kernel.isolation', fromlist=['changes']).changes()",
-}
-_SIGNALS = {9: "SIGKILL, as the out-of-memory killer sends", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}
+from ..core.config import DEFAULT_TIMEOUT, MEMORY_ENV
+from ..core.exceptions import plain_os_error
+from ..kernel import session
+from .kernels import (ENGINE, KERNEL_NAME, Kernel, KernelError, SectionStopped, plain_traceback, register_engine,
+                      start_kernel)
+
+STOP_SECONDS = 3.0  # what closing a runner waits for its kernels to end by themselves before killing them
 
 
-class KernelError(RuntimeError):
-    """A kernel could not be started or did not answer."""
+# --- the contract ---------------------------------------------------------------------------------
 
 
-class SectionStopped(Exception):
-    """A section did not finish: it ran out of time, or its kernel died. ``cell`` is its index in the executed notebook."""
+@dataclass(frozen=True)
+class SectionJob:
+    """One section to run: its notebook, where its executed copy goes, its parameters and what its kernel is told."""
 
-    def __init__(self, message: str, cell: int | None):
-        super().__init__(message)
-        self.cell = cell
-
-
-@dataclass
-class Run:
-    """What running a section gave besides its executed notebook."""
-
-    reads: list[str]  # the files it read
-    kernel: int  # the process id of the kernel it ran on
-    retired: str = ""  # why its kernel was retired after it, if it was
-    stamps: dict = field(default_factory=dict)  # each file it opened → [mtime_ns, size] when it opened it
-
-
-@dataclass(eq=False)  # kernels are told apart by identity
-class Kernel:
-    manager: object
-    client: object
-    retire_reason: str = ""  # set when it must not run another section
-    reads: list = field(default_factory=list)
-    stamps: dict = field(default_factory=dict)
-    busy: bool = False  # running a section
-
-    @property
-    def pid(self) -> int:
-        process = getattr(self.manager.provisioner, "process", None)
-        return getattr(process, "pid", 0)
-
-    def alive(self) -> bool:
-        try:
-            return bool(self.manager.is_alive())
-        except Exception:  # noqa: BLE001 - a kernel that cannot say is not one to use
-            return False
-
-    def death(self) -> str:
-        """How the kernel's process ended, in words."""
-        process = getattr(self.manager.provisioner, "process", None)
-        code = process.poll() if process is not None else None
-        if code is None:
-            return "the kernel died"
-        if code < 0:
-            return f"the kernel died (killed by signal {-code}, {_SIGNALS.get(-code, 'a signal')})"
-        return f"the kernel died (it exited with status {code})"
-
-    def run(self, code: str, *, expressions: dict[str, str] | None = None, timeout: float = 120) -> dict:
-        from jupyter_core.utils import run_sync
-
-        if not self.alive():
-            raise KernelError(self.death())
-        reply = run_sync(self.client.execute_interactive)(
-            code, user_expressions=expressions or {}, timeout=timeout, output_hook=lambda msg: None, allow_stdin=False
-        )
-        content = reply["content"]
-        if content.get("status") != "ok":
-            raise KernelError(f"{content.get('ename')}: {content.get('evalue')}")
-        return content.get("user_expressions", {})
-
-    def shutdown(self) -> None:
-        """Close the client and end the kernel; from the thread that owns the kernel only."""
-        try:
-            self.client.stop_channels()
-        finally:
-            self.manager.shutdown_kernel(now=True)
-
-    def kill(self) -> None:
-        """End the kernel's process at once, from any thread (its owner then notices it died and cleans up)."""
-        import os
-
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-_importing = threading.Lock()
-
-
-def imports() -> None:
-    """Import the notebook machinery one thread at a time: threads importing it at once can meet half-made modules."""
-    with _importing:
-        import jupyter_client.asynchronous  # noqa: F401
-        import jupyter_client.manager  # noqa: F401
-        import nbclient.exceptions  # noqa: F401
-        import papermill  # noqa: F401
-
-
-def _start(cwd: Path, env: dict | None = None) -> Kernel:
-    """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
-    calling thread only."""
-    imports()
-    from jupyter_client.asynchronous import AsyncKernelClient
-    from jupyter_client.manager import KernelManager
-    from jupyter_core.utils import run_sync
-
-    manager = KernelManager(kernel_name=KERNEL_NAME)
-    import os
-
-    manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd), env={**os.environ, **(env or {})})
-    try:
-        # An asynchronous client, so that nbclient's watch on the kernel's life runs while a cell executes.
-        info = manager.get_connection_info(session=True)
-        client = AsyncKernelClient(parent=manager, connection_file=manager.connection_file, **info)
-        client.allow_stdin = False
-        client.start_channels()
-        run_sync(client.wait_for_ready)(timeout=60)
-        kernel = Kernel(manager, client)
-        kernel.run(WARM_UP)
-        # The baseline is taken as the check after each section is: both outside a cell's run.
-        _literal(kernel.run("", expressions={"baseline": BASELINE.format(cwd=str(cwd))})["baseline"])
-        return kernel
-    except BaseException:
-        manager.shutdown_kernel(now=True)
-        raise
-
-
-_ENGINE = "annual-review-warm"
-
-
-@functools.cache  # once per process: the engine class is made and registered a single time
-def _register_engine() -> None:
-    """A Papermill engine that runs a notebook through the warm kernel's own, already connected client.
-
-    Papermill's default engine opens a new client per notebook (channels, a readiness
-    handshake) even when handed a running kernel; this one reuses the pool's. A
-    section that runs out of time or whose kernel dies is saved as far as it ran, with
-    the stop recorded in the cell where it happened, and raised as :class:`SectionStopped`.
-    """
-    import nbformat
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class WarmEngine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
-            kc, deadline, limit = kwargs.pop("kc"), kwargs.pop("deadline"), kwargs.pop("limit")
-            save_to, death = kwargs.pop("save_to"), kwargs.pop("death")
-            kwargs.pop("input_path", None)
-            running: list[int] = []  # the index of the cell being executed
-            client = PapermillNotebookClient(
-                nb_man, kernel_name=kernel_name, startup_timeout=start_timeout, log_output=log_output,
-                stdout_file=stdout_file, stderr_file=stderr_file, interrupt_on_timeout=False,
-                # The section's time limit, whatever cell it reaches: each cell gets what is left of it.
-                timeout_func=lambda cell: max(1, int(deadline - time.monotonic() + 0.999)),
-                on_cell_execute=lambda cell, cell_index: running.append(cell_index), **kwargs,
-            )
-            client.kc = kc  # nbclient then uses it, and leaves it open, as the kernel is not its own
-            try:
-                return client.execute()
-            except (CellTimeoutError, DeadKernelError) as exc:
-                index = running[-1] if running else None
-                if isinstance(exc, CellTimeoutError):
-                    message = f"timed out after {limit:g} s (the section's time limit)"
-                else:
-                    message = death()
-                if index is not None:
-                    cell = nb_man.nb.cells[index]
-                    cell.outputs.append(nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=message,
-                                                               traceback=[message]))
-                    nb_man.cell_exception(cell, cell_index=index, exception=exc)
-                nbformat.write(nb_man.nb, save_to)
-                raise SectionStopped(message, index) from None
-
-    papermill_engines.register(_ENGINE, WarmEngine)  # idempotent: a name maps to one engine
-
-
-@dataclass
-class _Job:
     notebook: Path
     target: Path
     parameters: dict
-    timeout: float
+    timeout: float = DEFAULT_TIMEOUT
+    env: dict = field(default_factory=dict)  # the body, its params, the chart fonts: for this section only
+    cwd: str = ""  # the folder it runs in (its notebooks folder); the runner's own when empty
+
+
+@dataclass(frozen=True)
+class SectionOutcome:
+    """How a section's run ended, as a plain value (a runner's Future never raises for a section's failure).
+
+    ``status``: ``ok``; ``error`` (a cell raised: ``cell`` is its 1-based position as the author sees the
+    notebook); ``stopped`` (out of time, or its kernel died); ``broken`` (it could not run at all: no kernel,
+    an unreadable notebook, a full disk, a fault of ours — ``traceback`` then says where).
+    """
+
+    status: str
+    cell: int | None = None
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    reads: tuple = ()  # every file it read or looked for, absolute
+    kernel: int = 0  # the process id of the kernel it ran on
+    stamps: dict = field(default_factory=dict)  # each file it opened → [mtime_ns, size] when it opened it
+    retired: str = ""  # why its kernel was retired after it, if it was
+    executed: bytes | None = field(default=None, repr=False)  # the executed notebook, when it ran on another machine
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@runtime_checkable
+class SectionRunner(Protocol):
+    """What runs sections: the local pool of warm kernels, the preview's (the same pool, kept), a Dask cluster.
+
+    Used as a context manager that owns its kernels' lifetime: leaving it (or :meth:`close`) cancels the queued
+    sections under its lock, starts no kernel from then on, and stops every kernel, in parallel, within seconds.
+    """
+
+    def start(self):
+        """Make ready now what :meth:`submit` would otherwise make ready on first use (warm kernels); returns self."""
+        ...
+
+    def submit(self, job: SectionJob) -> concurrent.futures.Future:  # Future[SectionOutcome]
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def __enter__(self):
+        ...
+
+    def __exit__(self, *exc) -> None:
+        ...
+
+
+_PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def failing_cell(notebook: Path, exec_count: int | None) -> int | None:
+    """The 1-based position, in the notebook as written, of the cell that raised.
+
+    Cells papermill adds (injected parameters, error banners) are not counted, so the
+    number matches what the author sees when opening the source notebook.
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - not saved, or not readable: the cell is unknown
+        return None
+    own = [c for c in nb.cells if not _PAPERMILL_TAGS & set(c.metadata.get("tags", []))]
+    for i, cell in enumerate(own, 1):
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        if any(o.get("output_type") == "error" for o in outputs) or (
+            exec_count is not None and cell.get("execution_count") == exec_count
+        ):
+            return i
+    return None
+
+
+@dataclass
+class _Queued:
+    job: SectionJob
     future: concurrent.futures.Future
-    env: dict = field(default_factory=dict)
 
 
 class KernelPool:
-    """``size`` warm kernels, each fed by a thread of its own; use as a context manager so they are always shut down.
+    """A :class:`SectionRunner` on ``size`` warm kernels of this machine, each fed by a thread of its own.
 
     Kernels start as soon as the pool is entered, while the caller gets on with other
     work (checking data); :meth:`submit` queues a section for the first free kernel.
-    ``log`` hears of kernels retired or replaced.
+    ``log`` hears of kernels retired or replaced. Signals are not its business: the
+    command line turns SIGINT and SIGTERM into one clean shutdown, which ends here.
     """
 
-    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None, handle_signals: bool = True):
-        self.size, self.cwd, self.env = max(1, size), cwd, dict(env or {})
-        self.handle_signals = handle_signals  # False inside a Dask worker, which handles its own
+    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None):
+        self.size, self.cwd, self.env = max(1, size), Path(cwd), dict(env or {})
         self.log = log or (lambda line: None)
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._live: set[Kernel] = set()
+        self._jobs: queue.Queue[_Queued | None] = queue.Queue()
+        self._live: set[Kernel] = set()  # started (from the moment their process exists) and not yet ended
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._closed = False
-        self._previous_sigterm = None
 
     def __enter__(self) -> "KernelPool":
-        if self.handle_signals and threading.current_thread() is threading.main_thread():
-            # A kill (SIGTERM) unwinds like Ctrl-C, so the kernels are shut down.
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
-        # Daemon threads: on Ctrl-C the kernels are shut down and the process must exit without
-        # waiting for a thread still listening to a kernel that is gone.
-        self._threads = [threading.Thread(target=self._serve, name=f"kernel-{i}", daemon=True) for i in range(self.size)]
-        for thread in self._threads:
-            thread.start()
+        return self
+
+    def start(self) -> "KernelPool":
+        """Start the kernels now, if not yet started (they warm up while the caller checks data); :meth:`submit`
+        starts them too. Nothing starts once the pool is closed."""
+        with self._lock:
+            if self._threads or self._closed:
+                return self
+            # Daemon threads: a thread still listening to a kernel that is gone never keeps the process alive.
+            self._threads = [threading.Thread(target=self._serve, name=f"kernel-{i}", daemon=True)
+                             for i in range(self.size)]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what is queued, start nothing more, and end every kernel within seconds (idle ones shut down in
+        parallel, busy or starting ones killed)."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            busy = [k for k in self._live if k.busy]
-        for _ in self._threads:
-            self._jobs.put(None)  # an idle thread shuts its kernel down and ends
-        for kernel in busy:  # a section still running (Ctrl-C, SIGTERM): its kernel is killed, its thread sees it die
+            queued = []
+            while True:
+                try:
+                    queued.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            busy = [k for k in self._live if k.busy or not k.ready]
+            for _ in self._threads:
+                self._jobs.put(None)  # an idle thread shuts its kernel down and ends
+        for item in queued:
+            if item is not None:
+                item.future.cancel()
+        for kernel in busy:  # a section still running, a kernel still starting: killed; its thread sees it die
             kernel.kill()
-        for thread in self._threads:  # a kernel still starting shuts itself down when it is ready
-            thread.join(timeout=30)
+        deadline = time.monotonic() + STOP_SECONDS
+        for thread in self._threads:  # the threads end together: each join waits only for what is left
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._lock:
             left = list(self._live)
         for kernel in left:  # a thread that did not end in time: its kernel is killed all the same
             kernel.kill()
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            _reap(kernel)
 
-    def submit(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT,
-               env: dict | None = None):
-        """Queue ``notebook`` to run with ``parameters`` into ``target``; a Future of its :class:`Run`.
-
-        The Future raises papermill's PapermillExecutionError (after saving ``target``) if a
-        cell fails, :class:`SectionStopped` if the section ran out of time or its kernel died
-        (after saving what ran), :class:`KernelError` if no kernel could be started.
-        """
+    def submit(self, job: SectionJob) -> concurrent.futures.Future:
+        """Queue ``job``; a Future of its :class:`SectionOutcome` (cancelled if the pool closes first)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put(_Job(Path(notebook), Path(target), dict(parameters), float(timeout), future, dict(env or {})))
+        self.start()
+        with self._lock:
+            if self._closed:
+                future.cancel()
+            else:
+                self._jobs.put(_Queued(job, future))
         return future
 
-    def execute(self, notebook: Path, target: Path, parameters: dict, *, timeout: float = DEFAULT_TIMEOUT,
-                env: dict | None = None) -> Run:
-        return self.submit(notebook, target, parameters, timeout=timeout, env=env).result()
+    def run(self, job: SectionJob) -> SectionOutcome:
+        return self.submit(job).result()
 
     # --- each thread of the pool ---------------------------------------------------------------
 
-    def _new_kernel(self) -> Kernel | BaseException:
-        try:
-            kernel = _start(self.cwd, self.env)
-        except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
-            return KernelError(f"a kernel could not start: {exc}")
+    def _admit(self, kernel: Kernel) -> None:
         with self._lock:
             if self._closed:  # the build ended while this kernel was starting
-                _quietly(kernel.shutdown)
-                return KernelError("the build is over")
+                raise KernelError("the build is over")
             self._live.add(kernel)
-        return kernel
+
+    def _new_kernel(self) -> Kernel | KernelError:
+        with self._lock:
+            if self._closed:
+                return KernelError("the build is over")
+        try:
+            return start_kernel(self.cwd, self.env, started=self._admit)
+        except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
+            with self._lock:
+                self._live = {k for k in self._live if k.alive()}
+            return exc if isinstance(exc, KernelError) else KernelError(f"a kernel could not start: {exc}")
 
     def _retire(self, kernel: Kernel) -> None:
         with self._lock:
@@ -322,10 +244,10 @@ class KernelPool:
     def _serve(self) -> None:
         kernel = self._new_kernel()  # started ahead, before any section asks
         while True:
-            job = self._jobs.get()
-            if job is None:
+            item = self._jobs.get()
+            if item is None:
                 break
-            if not job.future.set_running_or_notify_cancel():
+            if not item.future.set_running_or_notify_cancel():
                 continue
             if isinstance(kernel, Kernel) and not kernel.alive():  # died while idle: never hand out a dead kernel
                 self.log(f"kernel {kernel.pid}: {kernel.death()}; replaced")
@@ -334,83 +256,88 @@ class KernelPool:
             if not isinstance(kernel, Kernel):
                 kernel = self._new_kernel()
                 if not isinstance(kernel, Kernel):
-                    job.future.set_exception(kernel)
+                    item.future.set_result(SectionOutcome("broken", error=str(kernel)))
                     kernel = None
                     continue
-            started = time.monotonic()
             kernel.busy = True
             try:
-                run = self._run(kernel, job)
-            except BaseException as exc:  # noqa: BLE001 - the section's failure is its caller's to report
-                job.future.elapsed = time.monotonic() - started
-                job.future.set_exception(exc)
-            else:
-                job.future.elapsed = time.monotonic() - started
-                job.future.set_result(run)  # before a replacement kernel is started: the section is done
+                outcome = self._run(kernel, item.job)
             finally:
                 kernel.busy = False
+            item.future.set_result(outcome)  # before a replacement kernel is started: the section is done
             if kernel.retire_reason or not kernel.alive():
                 self._retire(kernel)
-                kernel = None if self._closed else self._new_kernel()  # warm again before the next section
+                kernel = self._new_kernel()  # warm again before the next section (none once closed)
         if isinstance(kernel, Kernel):
             self._retire(kernel)
 
-    def _run(self, kernel: Kernel, job: _Job) -> Run:
+    def _run(self, kernel: Kernel, job: SectionJob) -> SectionOutcome:
         import papermill
+        from papermill.exceptions import PapermillExecutionError
 
-        _register_engine()
+        register_engine()
+        started = time.monotonic()
         kernel.retire_reason = ""
-        kernel.run(RESET.format(env={str(k): str(v) for k, v in job.env.items()}))
-        deadline = time.monotonic() + job.timeout
+        outcome: dict = {"status": "ok"}
         try:
+            kernel.ask(session.reset, dict(job.env), str(job.cwd or ""))
             papermill.execute_notebook(
-                str(job.notebook),
-                str(job.target),
-                parameters=job.parameters,
-                engine_name=_ENGINE,
-                km=kernel.manager,
-                kc=kernel.client,
-                kernel_name=KERNEL_NAME,
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                deadline=deadline,
-                limit=job.timeout,
-                save_to=str(job.target),
-                death=kernel.death,
+                str(job.notebook), str(job.target), parameters=job.parameters, engine_name=ENGINE,
+                km=kernel.manager, kc=kernel.client, kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
+                request_save_on_cell_execute=False, deadline=started + job.timeout, limit=job.timeout,
+                save_to=str(job.target), death=kernel.death,
             )
-        except SectionStopped as exc:
+        except SectionStopped as exc:  # out of time, or its kernel died: named, and the kernel replaced
             kernel.retire_reason = str(exc)
-            raise
-        except BaseException:
-            _quietly(lambda: self._check(kernel, job))  # a failed section may have changed things too
-            raise
-        self._check(kernel, job)
-        return Run(kernel.reads, kernel.pid, kernel.retire_reason, kernel.stamps)
+            outcome = {"status": "stopped", "error": str(exc), "cell": failing_cell(job.target, None)}
+        except PapermillExecutionError as exc:
+            error = f"{exc.ename}: {exc.evalue}"
+            if exc.ename == "MemoryError" and job.env.get(MEMORY_ENV):
+                error = ("MemoryError: the section needed more memory than its kernel may take "
+                         f"({int(job.env[MEMORY_ENV]) // 1024**2} MB; memory: in the config)")
+            outcome = {"status": "error", "error": error, "cell": failing_cell(job.target, exc.exec_count),
+                       "traceback": plain_traceback(exc.traceback)}
+        except OSError as exc:  # the notebook could not be read or written (a full disk, …): said plainly
+            outcome = {"status": "broken", "error": plain_os_error(exc), "traceback": _traceback(exc)}
+        except KernelError as exc:
+            kernel.retire_reason = str(exc)
+            inside = getattr(exc, "inside", "")
+            outcome = {"status": "broken", "error": str(exc),
+                       "traceback": _traceback(exc) + (f"\nIn the kernel:\n{inside}" if inside else "")}
+        except Exception as exc:  # noqa: BLE001 - our fault or papermill's: kept with its traceback
+            outcome = {"status": "broken", "error": f"{type(exc).__name__}: {exc}", "traceback": _traceback(exc)}
+        seconds = time.monotonic() - started
+        reads, stamps = (), {}
+        if kernel.alive() and not kernel.retire_reason:
+            try:
+                found = kernel.ask(session.after)  # a failed section may have changed things too
+                reads, stamps = tuple(found["reads"]), dict(found["stamps"])
+                if found["changes"]:
+                    kernel.retire_reason = f"section {job.notebook.name} changed {', '.join(found['changes'])}"
+                    self.log(f"kernel {kernel.pid} retired: {kernel.retire_reason}")
+            except Exception as exc:  # noqa: BLE001 - a kernel that cannot answer is not used again
+                kernel.retire_reason = f"it did not answer after section {job.notebook.name} ({exc})"
+                if outcome["status"] == "ok":
+                    outcome = {"status": "broken", "error": kernel.retire_reason}
+        return SectionOutcome(seconds=seconds, reads=reads, stamps=stamps, kernel=kernel.pid,
+                              retired=kernel.retire_reason, **outcome)
 
-    def _check(self, kernel: Kernel, job: _Job) -> None:
-        """Ask the kernel which files the section read and what it changed; retire it if the change sticks."""
-        kernel.reads, kernel.stamps = [], {}
-        try:
-            after = kernel.run("", expressions=AFTER)
-            changed = json.loads(_literal(after["changes"]))
-            kernel.reads = json.loads(_literal(after["reads"]))
-            kernel.stamps = json.loads(_literal(after["stamps"]))
-        except Exception as exc:  # noqa: BLE001 - a kernel that cannot answer is not used again
-            kernel.retire_reason = f"it did not answer after section {job.notebook.name} ({exc})"
-            raise KernelError(kernel.retire_reason) from None
-        if changed:
-            kernel.retire_reason = f"section {job.notebook.name} changed {', '.join(changed)}"
-            self.log(f"kernel {kernel.pid} retired: {kernel.retire_reason}")
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
 
 
-def _literal(expression_result: dict) -> str:
-    """A user-expression result (a repr of a list of str) as JSON."""
-    import ast
-
-    if expression_result.get("status") != "ok":
-        raise KernelError(f"{expression_result.get('ename')}: {expression_result.get('evalue')}")
-    return json.dumps(ast.literal_eval(expression_result["data"]["text/plain"]))  # never evaluated as code
+def _reap(kernel: Kernel) -> None:
+    """Wait (briefly) for a killed kernel's process, so no zombie is left behind, and forget it."""
+    process = getattr(kernel.manager.provisioner, "process", None)
+    try:
+        if process is not None:
+            process.wait(timeout=2)
+    except Exception:  # noqa: BLE001 - the system reaps it when this process ends
+        pass
+    kernel.forget()
 
 
 def _quietly(action) -> None:
@@ -418,7 +345,3 @@ def _quietly(action) -> None:
         action()
     except Exception:  # noqa: BLE001 - shutting down: do every step whatever one of them does
         pass
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt

@@ -156,7 +156,6 @@ class ReportConfig:
     document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
     timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
     memory: str = DEFAULT_MEMORY  # what each kernel may take
-    findings: tuple = ()  # personal data in the config's own text (body, title, headings), with lines
     texts: tuple = ()  # (line, text) of every string in the config, for checks of its wording
     params: Mapping[str, object] = field(default_factory=dict)  # passed to every notebook and narrative
     index_pattern: str | None = None  # the heading of the page of every year's report; else the title without the year
@@ -379,9 +378,6 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
                 problems.append(f"{at}: params: {key!r}: {type(value).__name__} is not a value a config may give")
     if problems:
         raise ConfigError("\n".join(problems))
-    from ..build.privacy import scan
-
-    findings = tuple(f for line, text in yamlfile.strings(tree) for f in scan(text, f"{path}, line {line}"))
     return ReportConfig(
         path=path.resolve(),
         body=str(raw["body"]),
@@ -394,7 +390,6 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
         document=document,
         timeout=timeout or DEFAULT_TIMEOUT,
         memory=memory,
-        findings=findings,
         texts=tuple(yamlfile.strings(tree)),
         params=dict(params),
         index_pattern=str(raw["index_title"]) if raw.get("index_title") else None,

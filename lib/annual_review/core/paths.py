@@ -6,7 +6,19 @@ import re
 from pathlib import Path
 
 from .exceptions import DataError
-from ..registers.sources import WORKBOOK, shown  # noqa: F401 - shown: public here too
+
+WORKBOOK_STEM = "tables"  # a year's workbook: tables.<one of WORKBOOK_FORMATS>, one sheet per table
+WORKBOOK_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
+WORKBOOK = "tables.xlsx"  # the form `annual-review template` writes
+
+
+def shown(file: str | Path) -> str:
+    """A file as messages name it: relative to the working folder (the project) when inside it."""
+    try:
+        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(file)
+
 
 _YEAR = re.compile(r"^\d{4}$")
 

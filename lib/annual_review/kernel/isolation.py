@@ -200,6 +200,9 @@ def warm_up() -> None:
     narrative.to_html(narrative.render_text("# 标题\n\n1. 第{{ n | cn }}点，共{{ m | more }}人。\n", {"n": 1, "m": 120}))
     figure = charts.bar_chart(table, x="类别", y="数量", title="图", value_label="数量", unit="个", source="登记")
     base64.b64encode(charts.figure_png(figure))
+    import mimetypes
+
+    mimetypes.init()  # the process-wide table openpyxl's import (a workbook register) would otherwise fill mid-section
     from annual_review.core import tracking
 
     tracking.install()  # from now on, every file a section opens is seen

@@ -24,22 +24,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKBOOK_STEM = "tables"  # a year's workbook: tables.<one of WORKBOOK_FORMATS>, one sheet per table
-WORKBOOK_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
-WORKBOOK = "tables.xlsx"  # the form `annual-review template` writes
+from ..core.paths import WORKBOOK, WORKBOOK_FORMATS, WORKBOOK_STEM, shown  # noqa: F401 - public here too
+
 SPREADSHEET_LIKE = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".ett", ".xltx", ".xlt", ".numbers", ".csv", ".tsv", ".txt"}
 ENCODINGS = ("utf-8-sig", "gb18030")  # Excel/WPS "CSV UTF-8", and what they write on Chinese Windows
 # Excel's error values: a formula that failed. Never data.
 ERROR_VALUES = ("#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#GETTING_DATA")
 _XLS_ERRORS = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 0x1D: "#NAME?", 0x24: "#NUM!", 0x2A: "#N/A"}
-
-
-def shown(file: str | Path) -> str:
-    """A file as messages name it: relative to the working folder (the project) when inside it."""
-    try:
-        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(file)
 
 
 @dataclass(frozen=True)
