@@ -52,7 +52,9 @@ report: $(READY) ## build every year into outputs/<year>/report.html and outputs
 preview: $(READY) ## write the report: serve the latest year at http://127.0.0.1:8000/, rebuilt on every save (ARGS="--year 2020")
 	$(BIN)/annual-review preview $(ARGS)
 
-test: $(READY) ## run the whole test suite (ARGS="-k numbers" to choose)
+test: $(READY) ## check the layers and the code (lint-imports, ruff), then run the whole test suite (ARGS="-k numbers" to choose)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --select F --quiet lib scripts tests
 	$(PY) -m pytest $(ARGS)
 
 bench: $(READY) ## time the build against papermill+nbconvert and the floor, and the preview's edits; writes outputs/bench.json

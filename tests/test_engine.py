@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from annual_review.build import manifest
 from annual_review.build.builder import build
@@ -128,42 +126,6 @@ def test_no_kernel_is_left_after_a_build(project):
     kernels = _wait_for_kernels(build_process)
     assert build_process.wait(timeout=HANG) == 0
     assert not any(alive(pid) for pid in kernels)
-
-
-def _waiting_project(tmp_path: Path, wait_for: str = "") -> tuple[Path, list[Path]]:
-    """Two sections that each say when they run, and then wait for ``wait_for`` (never, if it is never written)."""
-    started = [tmp_path / "started-1", tmp_path / "started-2"]
-    root = small_project(tmp_path, [(f"第{i}节", "relay.ipynb", {"started": str(marker), "wait_for": wait_for})
-                                    for i, marker in enumerate(started, 1)])
-    return root, started
-
-
-@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
-                         ids=["ctrl-c", "kill", "ctrl-c twice"])
-def test_an_interrupted_build_stops_its_kernels_and_keeps_the_last_report(tmp_path, signals):
-    root, started = _waiting_project(tmp_path)
-    assert run_cli("build", "--format", "html", cwd=root).returncode == 0  # the last good report
-    good = (root / "outputs" / "2021" / "report.html").read_bytes()
-    config = root / "report.yml"
-    config.write_text(config.read_text(encoding="utf-8").replace('"wait_for": ""', f'"wait_for": "{tmp_path}/never"'),
-                      encoding="utf-8")
-    for marker in started:
-        marker.unlink()
-    build_process = _start_build(root, "--jobs", "2", "--format", "html")
-    wait_until(lambda: all(m.exists() for m in started), "both sections are running")
-    kernels = {int(m.read_text()) for m in started}
-    for signum in signals:
-        build_process.send_signal(signum)
-    build_process.wait(timeout=HANG)
-    assert build_process.returncode in (130, 128 + signals[-1])
-    wait_until(lambda: not any(alive(pid) for pid in kernels), "every kernel has ended")
-    year = root / "outputs" / "2021"
-    assert (year / "report.html").read_bytes() == good
-    if len(signals) == 1:  # a clean shutdown also tidies its staging folder (a second Ctrl-C leaves that to the next build)
-        assert not [p.name for p in year.iterdir() if p.name.startswith((".staging", ".report", ".sections"))]
-    config.write_text(config.read_text(encoding="utf-8").replace(f'"wait_for": "{tmp_path}/never"', '"wait_for": ""'),
-                      encoding="utf-8")
-    assert run_cli("build", "--format", "html", cwd=root).returncode == 0  # the lock was released
 
 
 def test_two_builds_at_once_do_not_corrupt_the_output(project):

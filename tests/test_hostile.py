@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from annual_review.apps import cli
 from annual_review.build import manifest
 from annual_review.build.builder import build
 from annual_review.core.config import load_config
-from annual_review.core.exceptions import ConfigError, NarrativeError
+from annual_review.core.exceptions import ConfigError, DataError, NarrativeError
 from annual_review.notebook.narrative import render_text
-from conftest import run_cli, small_project, squash, visible_text
+from conftest import run_cli, small_project, squash, visible_text, wait_until
 
 try:
     from annual_review.build import store
@@ -383,8 +382,7 @@ def test_the_browser_fetches_nothing_even_if_a_remote_address_slipped_in(tmp_pat
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page()
         for target in (report, index):
-            page.goto(target.as_uri(), wait_until="load")
-            page.wait_for_timeout(300)
+            page.goto(target.as_uri(), wait_until="networkidle")  # every request the page would make, made
         browser.close()
     assert requests == []
 
@@ -485,15 +483,13 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, where):
     path = root / "report.yml" if where == "report.yml" else root / "data" / "tables.yml"
     path.write_text(path.read_text(encoding="utf-8") + "\nbomb:\n  " + BOMB.replace("\n", "\n  ") + "\n"
                     if where == "report.yml" else "tables: {}\nbomb:\n  " + BOMB.replace("\n", "\n  ") + "\n", encoding="utf-8")
-    started = time.monotonic()
     result = run_cli("build", "--format", "html", "--output-dir", str(tmp_path / "out"), cwd=root)
-    assert time.monotonic() - started < 10  # (the interpreter's own start included; on main: a minute, then MemoryError)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{where}: refused: its aliases" in result.stderr
-    started = time.monotonic()
-    with pytest.raises((ConfigError, Exception)):
-        load_config(root / "report.yml") if where == "report.yml" else __import__("annual_review.registers.schemas").schemas.declarations(root / "data")
-    assert time.monotonic() - started < 2
+    assert f"{where}: refused: its aliases" in result.stderr  # refused as read, before any alias is expanded
+    from annual_review.registers.schemas import declarations
+
+    with pytest.raises((ConfigError, DataError), match="refused: its aliases"):
+        load_config(root / "report.yml") if where == "report.yml" else declarations(root / "data")
 
 
 # --- the promises whose tests did not fail when their mechanism was taken out ----------------------
@@ -899,10 +895,8 @@ def test_each_problem_of_the_table_declarations_is_said_once(tmp_path):
 
 def _wait_for(path: Path, process: subprocess.Popen) -> None:
     """Until ``path`` exists (an event the section makes), or the process has ended."""
-    while not path.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"the build ended before {path.name} appeared: {process.communicate()}")
-        time.sleep(0.05)
+    if not wait_until(lambda: path.exists() or process.poll() is not None, f"{path.name} appears") or not path.exists():
+        raise AssertionError(f"the build ended before {path.name} appeared: {process.communicate()}")
 
 
 def test_a_file_changed_while_its_section_runs_runs_the_section_again(tmp_path):

@@ -16,12 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, DATA, NOTEBOOKS, run_cli
+from conftest import CONFIG, DATA, NOTEBOOKS, run_cli, wait_until
 
 BODIES = {"甲区教育局": 0, "乙区教育局": 1, "丙区教育局": 2}  # rows taken off each year's loan register
 BROKEN = "丁区教育局"
@@ -163,9 +162,7 @@ def cluster(tmp_path_factory):
     scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                   "--no-dashboard", "--scheduler-file", str(address_file)], cwd=folder, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not address_file.is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(address_file.is_file, "the scheduler writes its address")
     address = json.loads(address_file.read_text())["address"]
     workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
                                  "--host", "127.0.0.1", "--name", f"w{i}"], cwd=folder, env=env,
@@ -210,18 +207,10 @@ def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
     process = subprocess.Popen([str(BIN / "annual-review"), "build", "--workspace", str(workspace / "workspace.yml"),
                                 "--all", "--format", "html", "--output-dir", str(out), "--scheduler", cluster["address"]],
                                cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, victim = time.monotonic() + 120, None
-    while victim is None and time.monotonic() < deadline:  # a kernel of a worker busy with a section
-        if not list(out.glob("*/*/.staging-*")):
-            time.sleep(0.05)  # no body-year is running its sections yet
-            continue
-        kernels = _watch_kernels(cluster)
-        before = {k: _cpu(k) for k in kernels}
-        time.sleep(0.1)
-        busy = [k for k in kernels if _cpu(k) - before[k] > 0.02]
-        if busy:
-            victim = int(Path(f"/proc/{busy[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its parent: the worker
-    assert victim, "no section was seen running"
+    # Mid-build: once a body-year is running its sections on the cluster, a worker that has kernels is killed.
+    wait_until(lambda: list(out.glob("*/*/.staging-*")), "a body-year's sections are running")
+    kernels = wait_until(lambda: _watch_kernels(cluster), "the workers' kernels")
+    victim = int(Path(f"/proc/{next(iter(kernels))}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its worker
     cluster["kernels"] |= _watch_kernels(cluster)
     os.kill(victim, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=900)
@@ -231,22 +220,11 @@ def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
     cluster["kernels"] |= _watch_kernels(cluster)
 
 
-def _cpu(pid: int) -> float:
-    """Seconds of CPU the process has used (a kernel running a section uses some)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def test_no_kernel_is_left_on_any_worker_after_the_cluster_closes(cluster):
     cluster["kernels"] |= _watch_kernels(cluster)
     cluster["close"]()  # the workers stop (SIGTERM), then the scheduler: their plugins shut the kernels down
-    deadline = time.monotonic() + 20
-    while any(_alive(pid) for pid in cluster["kernels"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert cluster["kernels"] and not [pid for pid in cluster["kernels"] if _alive(pid)]
+    assert cluster["kernels"]
+    wait_until(lambda: not [pid for pid in cluster["kernels"] if _alive(pid)], "every worker's kernel has ended")
 
 
 def test_the_workspace_file_is_checked(tmp_path):

@@ -274,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("annual-review: interrupted", file=sys.stderr)
+        if [t for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.current_thread()]:
+            # A body-year still rendering on a thread of a workspace build: its kernels are stopped and its output
+            # folder untouched (the next build tidies what it staged); the process ends now, not when it is done.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     return 0
 

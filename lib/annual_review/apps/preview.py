@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core.exceptions import AnnualReviewError, BuildError
+from ..core.paths import TABLES_FILE
+from ..core.web import policy
 
 LOCK = ".preview.lock"
 
@@ -135,9 +137,7 @@ class _Server:
                 else:
                     page = target.read_text(encoding="utf-8")
                 # The page's own policy allows no script; the served copy allows this one, and /events, only.
-                policy = (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-                          f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'")
-                page = _replace_policy(page, policy)
+                page = _replace_policy(page, policy(script_nonce=nonce, connect_self=True))
                 script = _SCRIPT.format(nonce=nonce, version=snapshot["version"])
                 page = page.replace("</body>", script + "</body>", 1) if "</body>" in page else page + script
                 self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -206,7 +206,7 @@ def _replace_policy(page: str, policy: str) -> str:
 
 def watched(config, config_path: Path, data_dir: Path, year: int) -> list[Path]:
     """What a change to rebuilds on: config, declarations, this year's and last year's data, notebooks, the library."""
-    paths = [config_path, data_dir / "tables.yml", data_dir / str(year), config.notebooks_dir, Path(__file__).parents[1]]
+    paths = [config_path, data_dir / TABLES_FILE, data_dir / str(year), config.notebooks_dir, Path(__file__).parents[1]]
     if (data_dir / str(year - 1)).is_dir():
         paths.append(data_dir / str(year - 1))
     return [p for p in paths if p.exists()]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core.exceptions import ConfigError
 from ..core.files import write_atomic
+from ..core.paths import TABLES_FILE, narrative_dir
 
 OUTLINES = ("three-part", "five-item")
 FOLLOW_UP_HEADING = "上年度工作措施落实情况"
@@ -104,7 +105,7 @@ def init(folder: str | Path, body: str, outline: str = "five-item", year: int | 
     parts = FIVE_ITEMS if outline == "five-item" else THREE_PARTS
     written = [
         write_atomic(folder / "report.yml", _config(body, outline)),
-        write_atomic(folder / "data" / "tables.yml", REGISTER),
+        write_atomic(folder / "data" / TABLES_FILE, REGISTER),
         write_atomic(folder / "data" / str(year) / "enforcement_cases.csv",
                      f"case_no,decided_on,kind\nEX-{year}-001,{year}-03-02,行政许可\nEX-{year}-002,{year}-05-18,行政处罚\n"
                      f"EX-{year}-003,{year}-09-07,行政检查\n"),
@@ -118,8 +119,8 @@ def init(folder: str | Path, body: str, outline: str = "five-item", year: int | 
                 f"{{{{ body }}}}{{{{ year }}}}年【待填写：本部分的内容】。\n")
         if key == "plans":
             stub = f"{{# {guidance} #}}\n1. 【待填写：第一项安排】\n2. 【待填写：第二项安排】\n"
-        written.append(write_atomic(folder / "data" / str(year) / "narrative" / f"{key}.md", stub))
-    written.append(write_atomic(folder / "data" / str(year) / "narrative" / "enforcement.md",
+        written.append(write_atomic(narrative_dir(folder / "data", year) / f"{key}.md", stub))
+    written.append(write_atomic(narrative_dir(folder / "data", year) / "enforcement.md",
                                 "全年办结行政执法案件{{ decided }}件{{ decided | change(prefix=\"，\") }}，其中行政处罚案件"
                                 "{{ penalties }}件。\n"))
     for notebook in NOTEBOOKS:

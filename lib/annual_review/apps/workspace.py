@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import html
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from ..build.builder import build_year, index_quietly
 from ..build.plan import BuildOptions
 from ..core import yamlfile
 from ..core.config import load_config
+from ..core.numbers import whole
 from ..core.paths import available_years
 from ..core.exceptions import AnnualReviewError, BuildError, ConfigError
 
@@ -177,8 +177,15 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
             tally.ended(outcome)
             return outcome
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1))) as threads:
-            outcomes += [f.result() for f in [threads.submit(one, body, year) for body, year in work]]
+        threads = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1)))
+        futures = [threads.submit(one, body, year) for body, year in work]
+        try:
+            outcomes += [f.result() for f in futures]
+        except BaseException:  # Ctrl-C, SIGTERM: the kernels first (each body-year then stops), nothing more started
+            runner.close()
+            raise
+        finally:
+            threads.shutdown(wait=False, cancel_futures=True)
     for body in chosen:
         if body.name in configs:
             index_quietly(output_dir / body.name, configs[body.name], log)
@@ -235,26 +242,25 @@ def _first_problem(error: str) -> str:
 def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome]) -> Path:
     """The city's view: every body × year with its files and status, shared indicators with totals, the rules check."""
     from ..build import manifest, rules
-    from ..build.store import CONTENT_SECURITY_POLICY, report_links, write_atomic
+    from ..build.index import Cell, Table, built_at, index_page, report_links
+    from ..core.config import REQUIRED_ITEMS
 
-    e = html.escape
     rows, years = [], sorted({o.year for o in outcomes if o.year})
     status = {(o.body, o.year): o for o in outcomes}
     for body in workspace.bodies:
         for year in sorted({o.year for o in outcomes if o.body == body.name and o.year}, reverse=True):
             folder = output_dir / body.name / str(year)
             record = manifest.read(folder)
-            links = report_links(folder, record, f"{body.name}/{year}")
             outcome = status.get((body.name, year))
             state = {"built": "已生成", "failed": "生成失败"}.get(outcome.status if outcome else "", "未生成")
-            detail = f'<br><small>{e(outcome.error.splitlines()[0][:200])}</small>' if outcome and outcome.error else ""
-            rows.append(f"<tr><td>{e(body.name)}</td><td>{year}</td><td>{state}{detail}</td><td>{links}</td>"
-                        f"<td>{e(str(record.get('built_at', ''))[:16].replace('T', ' '))}</td></tr>")
+            why = outcome.error.splitlines()[0][:200] if outcome and outcome.error else ""
+            rows.append([Cell(body.name), Cell(str(year)), Cell(state, note=why),
+                         Cell(links=report_links(folder, record, f"{body.name}/{year}")), Cell(built_at(record))])
         failed_body = status.get((body.name, None))
         if failed_body:
-            rows.append(f"<tr><td>{e(body.name)}</td><td>—</td><td>生成失败<br><small>"
-                        f"{e(failed_body.error.splitlines()[0][:200])}</small></td><td></td><td></td></tr>")
-    sections = []
+            rows.append([Cell(body.name), Cell("—"), Cell("生成失败", note=failed_body.error.splitlines()[0][:200]),
+                         Cell(), Cell()])
+    tables = [Table("各单位报告", ("单位", "年度", "状态", "文件", "生成时间"), rows)]
     built = {o.body for o in outcomes if o.status == "built"}
     for year in sorted(years, reverse=True):
         names = [b.name for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "built"]
@@ -264,60 +270,37 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
         if not indicators:
             continue
         shown = [n for n in names if n in values]
-        head = "".join(f'<th scope="col">{e(n)}</th>' for n in shown)
         lines = []
         for indicator, unit in indicators:
             cells = [values[n][indicator][0] for n in shown]
             units = {values[n][indicator][1] for n in shown}
             total = _number(sum(cells)) if len(units) == 1 else "—"
-            lines.append(f"<tr><th scope=\"row\">{e(indicator)}（{e(unit)}）</th>"
-                         + "".join(f'<td class="num">{_number(c)}</td>' for c in cells)
-                         + f'<td class="num total">{total}</td></tr>')
-        missing = "".join(f"<li>{e(name)}：{e(why)}</li>" for name, why in left_out.items())
-        note = (f'<p class="partial">合计不含以下单位 (the totals leave out):</p><ul class="partial">{missing}</ul>'
-                if left_out else "")
-        sections.append(f'<h2>{year}年主要指标（各单位共有）</h2><table class="shared"><thead><tr><th scope="col">指标</th>'
-                        f'{head}<th scope="col">合计{"（部分单位）" if left_out else ""}</th></tr></thead>'
-                        f'<tbody>{"".join(lines)}</tbody></table>{note}')
+            lines.append([Cell(f"{indicator}（{unit}）", header=True), *(Cell(_number(c), kind="num") for c in cells),
+                          Cell(total, kind="num total")])
+        tables.append(Table(f"{year}年主要指标（各单位共有）", ("指标", *shown, "合计（部分单位）" if left_out else "合计"), lines,
+                            kind="shared", left_out=tuple(f"{name}：{why}" for name, why in left_out.items())))
     checks = []
     for body in workspace.bodies:
         config = configs.get(body.name)
         if config is None or body.name not in built:
             continue
         for year in sorted({o.year for o in outcomes if o.body == body.name and o.status == "built"}, reverse=True):
-            from ..core.config import REQUIRED_ITEMS
-
             found = rules.gaps(config, body.data, year)
-            record = manifest.read(output_dir / body.name / str(year))
-            built_on = str(record.get("built_at", ""))[:10]
+            built_on = built_at(manifest.read(output_dir / body.name / str(year)))[:10]
             timely = "是" if built_on and dt.date.fromisoformat(built_on) <= rules.deadline(year) else "否"
             said = {"uncovered": "缺少", "empty": "本年度为空"}
             covered = ("未声明各部分对应的必报内容（covers）" if found == [("undeclared", "")] else
                        "；".join(f"{said[kind]}：{REQUIRED_ITEMS[item]}" for kind, item in found) or "必报内容均已覆盖")
-            checks.append(f"<tr><td>{e(body.name)}</td><td>{year}</td><td>{e(covered)}</td>"
-                          f"<td>{timely}（截止{rules.deadline(year)}，生成于{e(built_on) or '—'}）</td></tr>")
-    page = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
-<title>法治政府建设年度报告汇总</title>
-<style>body {{ font-family: sans-serif; margin: 2em auto; max-width: 64em; padding: 0 1em; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2em; }} th, td {{ border-bottom: 1px solid #ccc; padding: 0.35em; text-align: left; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }} td.total {{ font-weight: bold; }}
-.scroll {{ overflow-x: auto; }}</style></head>
-<body><h1>法治政府建设年度报告汇总</h1>
-<p>{len(workspace.bodies)} 个单位；{sum(1 for o in outcomes if o.status == 'built')} 份报告已生成，{sum(1 for o in outcomes if o.status == 'failed')} 份生成失败。</p>
-<h2>各单位报告</h2><div class="scroll"><table><thead><tr><th scope="col">单位</th><th scope="col">年度</th><th scope="col">状态</th>
-<th scope="col">文件</th><th scope="col">生成时间</th></tr></thead><tbody>
-{chr(10).join(rows)}
-</tbody></table></div>
-<div class="scroll">{"".join(sections)}</div>
-<h2>《法治政府建设与责任落实督察工作规定》检查</h2><div class="scroll"><table><thead><tr><th scope="col">单位</th><th scope="col">年度</th>
-<th scope="col">必报内容</th><th scope="col">在次年4月1日前生成</th></tr></thead><tbody>
-{chr(10).join(checks)}
-</tbody></table></div></body></html>
-"""
-    return write_atomic(output_dir / "index.html", page)
+            checks.append([Cell(body.name), Cell(str(year)), Cell(covered),
+                           Cell(f"{timely}（截止{rules.deadline(year)}，生成于{built_on or '—'}）")])
+    tables.append(Table("《法治政府建设与责任落实督察工作规定》检查", ("单位", "年度", "必报内容", "在次年4月1日前生成"), checks))
+    intro = (f"{len(workspace.bodies)} 个单位；{sum(1 for o in outcomes if o.status == 'built')} 份报告已生成，"
+             f"{sum(1 for o in outcomes if o.status == 'failed')} 份生成失败。")
+    from ..core.files import write_atomic
+    from ..core.outputs import INDEX
+
+    return write_atomic(output_dir / INDEX, index_page("法治政府建设年度报告汇总", tables, intro=intro, width=64))
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return str(whole(float(value))) if isinstance(whole(float(value)), int) else f"{value:g}"

@@ -30,7 +30,8 @@ from .engine import KernelPool, SectionRunner
 from .execute import Progress, execute_all
 from .plan import BuildOptions, SectionResult, plan_sections
 from .publish import Publication, prepare_render, publish
-from .store import OutputFolder, write_index
+from .index import write_index
+from .store import OutputFolder
 
 
 def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, options: BuildOptions = BuildOptions(),

@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+from ..core.paths import TABLES_FILE, stamp
 from .engine import KernelPool, SectionJob, SectionOutcome
 
 PLUGIN = "annual-review-kernels"
@@ -183,11 +184,9 @@ class ClusterExecutor:
 
     def _archive(self, data_dir: Path, year: int):
         """The body's inputs up to ``year``, packed once per body and year (its sections share the bytes)."""
-        files = [data_dir / "tables.yml"] + sorted(
+        files = [data_dir / TABLES_FILE] + sorted(
             p for folder in data_dir.iterdir() if folder.is_dir() and folder.name.isdigit() and int(folder.name) <= year
             for p in folder.rglob("*") if p.is_file())
-        from ..core.paths import stamp
-
         state = tuple(map(stamp, files))
         key = (str(data_dir), year)
         with self._lock:

@@ -27,7 +27,7 @@ import concurrent.futures
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -61,7 +61,8 @@ class SectionOutcome:
 
     ``status``: ``ok``; ``error`` (a cell raised: ``cell`` is its 1-based position as the author sees the
     notebook); ``stopped`` (out of time, or its kernel died); ``broken`` (it could not run at all: no kernel,
-    an unreadable notebook, a full disk, a fault of ours — ``traceback`` then says where).
+    an unreadable notebook, a full disk, a fault of ours — ``traceback`` then says where); ``cancelled`` (the
+    runner was closed while it ran: the build is being stopped).
     """
 
     status: str
@@ -264,6 +265,8 @@ class KernelPool:
                 outcome = self._run(kernel, item.job)
             finally:
                 kernel.busy = False
+            if self._closed:  # stopped by the close, not by anything of its own: not a result to publish
+                outcome = replace(outcome, status="cancelled", error="the build was stopped")
             item.future.set_result(outcome)  # before a replacement kernel is started: the section is done
             if kernel.retire_reason or not kernel.alive():
                 self._retire(kernel)

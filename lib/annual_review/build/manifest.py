@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-MANIFEST = "manifest.json"
+from ..core.outputs import MANIFEST  # noqa: F401 - public here too
+from ..core.paths import TABLES_FILE
 KEY_PACKAGES = ("annual-review", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas", "matplotlib", "pandera", "openpyxl", "fonttools")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole package: its code and templates
 
@@ -186,5 +187,5 @@ def fingerprints(paths: list[str]) -> dict[str, str | None]:
 def data_fingerprint(data_dir: Path, year: int) -> str:
     """Every file of a year's data and the table declarations, for skipping a re-validation of the same data."""
     folder = data_dir / str(year)
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / "tables.yml"]
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / TABLES_FILE]
     return digest([(str(p), file_digest(p)) for p in files], library_fingerprint())

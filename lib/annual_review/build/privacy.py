@@ -163,8 +163,8 @@ def scan_docx(data: bytes, name: str = "report.docx") -> list[Finding]:
 def scan_pdf(data: bytes, name: str = "report.pdf") -> list[Finding]:
     """Personal data in a PDF's text, page by page, as poppler's ``pdftotext`` (what PDF viewers use) extracts it.
 
-    Without poppler (``make system-deps`` installs it) the PDF is not read back; it is made
-    from the HTML, which is scanned in any case.
+    Without poppler (``make system-deps`` installs it) the check cannot run, and a check that cannot run never
+    passes: :class:`ReadBackError`, and nothing is published.
     """
     import shutil
     import subprocess

@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 from ..core.config import ReportConfig, Section, heading_number
 from ..notebook.elements import MARKER, NOTE
 from ..core.fonts import embedded_font_css
-from .store import CONTENT_SECURITY_POLICY
+from ..core.web import CONTENT_SECURITY_POLICY
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"

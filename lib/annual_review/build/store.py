@@ -12,7 +12,6 @@ folders, half-written temporary files) are removed the same way.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 import os
@@ -158,58 +157,3 @@ class OutputFolder:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
-
-
-INDEX = "index.html"
-_LINKS = (("网页版", "report.html"), ("PDF", "report.pdf"), ("Word", "report.docx"))
-
-
-def write_index(output_dir: Path, config) -> Path | None:
-    """``<output_dir>/index.html``: every built year, linking the files its last build wrote, and when."""
-    import html
-
-    from . import manifest
-
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        return None
-    rows = []
-    for folder in sorted((p for p in output_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
-        record = manifest.read(folder)
-        if not (folder / "report.html").is_file() or "report.html" not in record.get("outputs", {}):
-            continue
-        links = report_links(folder, record, folder.name)
-        built = html.escape(str(record.get("built_at", ""))[:16].replace("T", " "))
-        title = html.escape(config.title(int(folder.name)) + ("（征求意见稿）" if record.get("mode") == "draft" else ""))
-        rows.append(f"<tr><td>{folder.name}</td><td>{title}</td><td>{links}</td><td>{built}</td></tr>")
-    if not rows:
-        return None
-    heading = html.escape(config.index_title())
-    page = f"""<!DOCTYPE html>
-<html lang="{html.escape(config.language)}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
-<title>{heading}</title>
-<style>body {{ font-family: sans-serif; margin: 2em auto; max-width: 48em; padding: 0 1em; }} table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #ccc; padding: 0.4em; text-align: left; }}</style></head>
-<body><h1>{heading}</h1>
-<table><thead><tr><th scope="col">年度</th><th scope="col">报告</th><th scope="col">文件</th><th scope="col">生成时间</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""
-    return write_atomic(output_dir / INDEX, page)
-
-
-def report_links(folder: Path, record: dict, href: str) -> str:
-    """Links to the files of a year's last build (``href`` the folder's address from the index), as the record lists them."""
-    import html
-
-    written = record.get("outputs", {})
-    return " ".join(f'<a href="{html.escape(href)}/{name}">{label}</a>'
-                    for label, name in _LINKS if name in written and (folder / name).is_file())
-
-
-# Pages we publish fetch nothing: no script, and styles, fonts and images only from the page itself.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-                           "base-uri 'none'; form-action 'none'")

@@ -228,7 +228,7 @@ def _set_styles(word, document: Mapping, language: str) -> None:
 def _page(word, document: Mapping) -> None:
     """Page size, margins and the document grid from the config; page numbers at the outside edge."""
     from docx.oxml.ns import qn
-    from docx.shared import Mm, Pt
+    from docx.shared import Mm
 
     width, height = page_size(document)
     margins = document["margins"]

@@ -17,6 +17,7 @@ import yaml
 from . import yamlfile
 from .exceptions import ConfigError
 from .numbers import cn_numeral
+from .web import WEB_ADDRESS
 
 DEFAULT_CONFIG = "report.yml"
 DEFAULT_DATA_DIR = "data"
@@ -76,7 +77,7 @@ _LINE_HEIGHT = re.compile(r"^(?:\d{1,3}(?:\.\d{1,2})?(?:pt|px|mm|cm|in|em|rem)?)
 _PAGE = re.compile(r"^(?:A3|A4|A5|B4|B5|letter|legal)(?: (?:portrait|landscape))?$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 # An address something would be fetched from: refused in config and narratives (the report fetches nothing).
-REMOTE = re.compile(r"(?i)(?:\b(?:https?|ftps?|file|wss?|data|javascript):|(?<![\w:])//[\w.-]+\.[a-z]{2,}|\burl\s*\()")
+REMOTE = re.compile(rf"{WEB_ADDRESS.pattern}|(?i:\burl\s*\()")  # and a stylesheet's url(…)
 
 
 def check_document(document: Mapping, where: str) -> list[str]:

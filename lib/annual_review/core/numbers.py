@@ -18,6 +18,14 @@ MONEY_UNIT = "元"  # a figure in this unit is an amount of money, written by th
 NO_FIGURE = "—"  # what tables, comparisons and charts show where there is no figure (never "0", never "None")
 
 
+def whole(value):
+    """``value`` as a plain int when it is a whole float (3.0 → 3: registers and spreadsheets hold counts as floats),
+    otherwise unchanged. The one place numbers are made whole."""
+    if hasattr(value, "item") and not isinstance(value, (int, float)):  # a NumPy scalar
+        value = value.item()
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def cn_numeral(n: int) -> str:
     """Write a whole number from 0 to 9999 in Chinese characters: 3 → 三, 12 → 十二, 105 → 一百零五."""
     if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 9999:

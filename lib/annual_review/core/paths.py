@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .exceptions import DataError
 
+TABLES_FILE = "tables.yml"  # data/tables.yml: the registers a body keeps, declared once for every year
 WORKBOOK_STEM = "tables"  # a year's workbook: tables.<one of WORKBOOK_FORMATS>, one sheet per table
 WORKBOOK_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
 WORKBOOK = "tables.xlsx"  # the form `annual-review template` writes

@@ -1,7 +1,7 @@
 """Where each figure in the report comes from, so a reviewer can check every number of a draft.
 
 A table loaded by :func:`annual_review.registers.reading.load_table` carries its register's title
-and year; selecting rows adds the filter in words; :func:`~annual_review.registers.reading.total`
+and year; selecting rows adds the filter in words; :func:`~annual_review.registers.rows.total`
 gives a :class:`Figure` — a plain int or float to every calculation — that also says
 which register, year, filter and aggregation it is, and how many rows it counted
 ("生源地信用助学贷款办理登记 2020，共424行"). Narrative filters pass a figure's source on
@@ -74,7 +74,7 @@ def sources_of(*values) -> tuple[str, ...]:
 def carrying(function):
     """A narrative filter whose words keep the sources of the figures given to it.
 
-    A figure of this year and last (:class:`annual_review.registers.reading.Indicator`) is read as this
+    A figure of this year and last (:class:`annual_review.notebook.figures.Indicator`) is read as this
     year's value, but by ``change`` with nothing else given as this year's against last's (a share's
     change in percentage points), and by ``rate`` as both years'.
     """

@@ -155,7 +155,7 @@ def trend_chart(
 ):
     """Small multiples: for each indicator, its value year by year, the ``highlight`` year in the strong colour.
 
-    ``history`` has one row per year and indicator (see :func:`annual_review.registers.reading.load_history`);
+    ``history`` has one row per year and indicator (see :func:`annual_review.notebook.figures.load_history`);
     each panel is titled with the indicator and its unit and labels its bars (万 and 亿
     for large figures). Returns a Figure carrying its ``alt`` text.
     """

@@ -238,7 +238,8 @@ def show_follow_up(data_dir: str | Path, year: int, table: str = "follow_up", se
     list (the first year) shows a notice instead; the report leaves such a section out
     (``requires:`` in the config).
     """
-    from ..registers.reading import load_table, tally
+    from ..registers.reading import load_table
+    from .figures import tally
     from ..core.exceptions import DataError
 
     follow_up = load_table(data_dir, year, table)

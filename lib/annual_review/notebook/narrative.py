@@ -42,6 +42,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from ..core import numbers, provenance, tracking
 from ..core.exceptions import NarrativeError
 from ..core.paths import OUTSIDE, contained, narrative_dir, read_narrative
+from ..core.web import WEB_ADDRESS
 
 MAX_OUTPUT = 200_000  # characters a narrative may come to once filled in (a long report section is ~5,000)
 MAX_SECONDS = 5.0  # time a narrative may take to fill in (it takes milliseconds)
@@ -310,7 +311,7 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
 
 # Markdown that would show a picture: ![text](address) and reference definitions [x]: address.
 _IMAGE = re.compile(r"!\[[^\]]*\]\s*[(\[]")
-_REMOTE = re.compile(r"(?i)\b(?:https?|ftps?|file|wss?|data|javascript):|(?<![\w:])//[\w.-]+\.[a-z]{2,}")
+_REMOTE = WEB_ADDRESS
 
 
 def _refuse_remote(template: str, source: str) -> None:

@@ -120,7 +120,7 @@ def lay_out(raw: RawTable, spec: TableSpec, year: int | None = None) -> Layout:
     if raw.hidden_rows:
         hidden = [n for n in raw.hidden_rows if n > layout.header_row]
         if hidden:
-            layout.notes.append(f"{raw.where}: row{'s' if len(hidden) > 1 else ''} {_ranges(hidden)} hidden "
+            layout.notes.append(f"{raw.where}: row{'s' if len(hidden) > 1 else ''} {row_ranges(hidden)} hidden "
                                 f"(a filter is on?); read as data like the others, as they count")
     _set_totals_aside(spec, layout, rows)
     return layout
@@ -338,7 +338,7 @@ def _set_totals_aside(spec: TableSpec, layout: Layout, rows: list[tuple[int, lis
         layout.totals[index] = (n, cells, label, kind, 0, len(layout.rows))
 
 
-def _ranges(numbers: list[int]) -> str:
+def row_ranges(numbers: list[int]) -> str:
     """7, 8, 9, 12 → "7–9, 12"."""
     parts, start = [], None
     for i, n in enumerate(numbers):

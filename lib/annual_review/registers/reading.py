@@ -12,7 +12,6 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +19,10 @@ import pandas as pd
 
 from ..core import provenance, tracking
 from ..core.exceptions import DataError
+from ..core.numbers import whole
 from ..core.paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
-from .layout import lay_out, normalise
+from .layout import lay_out, normalise, row_ranges
+from .rows import select, total
 from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
 from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
                       Workbook, copy_name, open_workbook, read_csv)
@@ -61,7 +62,7 @@ def _unspaced(name: str) -> str:
     return re.sub(r"[\s\u3000\xa0\u200b]+", "", unicodedata.normalize("NFC", name))
 
 
-def _present(data_dir: Path, year: int, spec: TableSpec) -> bool:
+def present(data_dir: Path, year: int, spec: TableSpec) -> bool:
     """Whether ``year`` keeps the table: a visible sheet of its workbook, or its CSV file."""
     if (year_dir(data_dir, year) / spec.file).is_file():
         return True
@@ -244,8 +245,8 @@ def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, w
             if stated is None or abs(stated - added) > 1e-9 * max(1.0, abs(added)):
                 wrong.append((col, text, added))
         rows = [layout.rows[i][0] for i in range(start, end)]
-        span = (f"第{_ranges(rows)}行" if rows else "没有数据行")
-        span_en = f"rows {_ranges(rows)}" if rows else "no data rows"
+        span = (f"第{row_ranges(rows)}行" if rows else "没有数据行")
+        span_en = f"rows {row_ranges(rows)}" if rows else "no data rows"
         left_out = [m for m, *_ in subtotals if rows and rows[0] < m < rows[-1]] if kind == "合计" else []
         for col, text, added in wrong:
             subtotal_sum = sum(_number(str(c[j] if j < len(c) else "")) or 0 for _, c, *_ in subtotals
@@ -253,7 +254,7 @@ def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, w
             also = (f"；各小计行之和为 {_shown(subtotal_sum)}" if subtotals and subtotal_sum is not None else "")
             problems.append(Problem(raw.file, (
                 f"{kind}行与所加各行之和不符：第{n}行“{label}”为 {text}，而{span}（{len(rows)}行数据）之和为 {_shown(added)}{also}"
-                f"{'（小计行 ' + _ranges(left_out) + ' 未计入）' if left_out else ''} "
+                f"{'（小计行 ' + row_ranges(left_out) + ' 未计入）' if left_out else ''} "
                 f"(taken as the {'subtotal' if kind == '小计' else 'total'}: row {n} '{label}'; added: {span_en}, "
                 f"{_shown(added)}; either a row above is wrong, or row {n} is not a {kind})"),
                 sheet=raw.sheet, row=n, column=where.get(col.name, col.name), value=text))
@@ -262,12 +263,6 @@ def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, w
             notes.append(f"{raw.where}: row {n} ({named}) "
                          + (f"equals the sum of {span_en}; left out of the data" if compared else "left out of the data"))
     return problems, notes
-
-
-def _ranges(numbers: list[int]) -> str:
-    from .layout import _ranges as ranges
-
-    return ranges(numbers)
 
 
 def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: dict) -> list[Problem]:
@@ -310,8 +305,8 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: 
 
 
 def _shown(value):
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float) and isinstance(whole(value), int):
+        return str(whole(value))
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()
     return value if isinstance(value, str) else str(value)
@@ -500,246 +495,3 @@ def _unread(data_dir: str | Path, year: int, decl) -> list[str]:
         notes += [f"{workbook}: hidden sheet '{name}' not read" for name, shown in book.sheets
                   if name not in used and name not in (INSTRUCTIONS, LISTS) and not shown]
     return notes
-
-
-def tally(
-    table: pd.DataFrame,
-    by: Sequence[str],
-    *,
-    sums: Sequence[str] = (),
-    count: str | None = "count",
-    where: Mapping[str, object] | None = None,
-) -> pd.DataFrame:
-    """For each combination of ``by`` (in the declared category order): how many rows, and the sum of each of ``sums``.
-
-    ``where`` keeps only rows as :func:`select` does; ``count`` names the row-count
-    column (None leaves it out). Combinations with no rows are left out. Each row
-    of the result knows the rows it counted (shown as its source in a draft).
-    """
-    rows = select(table, where)
-    missing = [c for c in [*by, *sums] if c not in rows.columns]
-    if missing:
-        raise DataError(f"tally: no column {missing} in the table (it has {list(rows.columns)})")
-    grouped = rows.groupby(list(by), observed=True, sort=True)
-    sizes = grouped.size()
-    parts = [sizes.rename(count)] if count else []
-    parts += [grouped[column].sum() for column in sums]
-    if not parts:
-        raise DataError("tally: nothing to compute; give `sums` or a `count` name")
-    result = pd.concat(parts, axis=1).reset_index()
-    source = provenance.table_source(rows)
-    if source:
-        labels = source.get("labels", {})
-        grouping = "按" + "、".join(labels.get(b, b) for b in by) + "分组"
-        result.attrs[provenance.SOURCE] = source
-        result.attrs[provenance.ROW_SOURCES] = [
-            provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n))
-            for key, n in sizes.items()
-        ]
-    return result
-
-
-def load_previous(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
-    """Table ``name`` for the year before ``year``; None when there is nothing to compare with.
-
-    None when ``data_dir`` has no folder for that year (``year`` is the first), or that
-    year does not keep the table (it is optional, or declared ``since`` a later year).
-    A table present but invalid raises DataError, as :func:`load_table` does.
-    """
-    before = int(year) - 1
-    if before not in available_years(data_dir):
-        return None
-    return _load_if_kept(data_dir, before, name)
-
-
-def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
-    """Table ``name`` for every year up to ``year`` that keeps it, one table with a leading ``year`` column."""
-    frames = []
-    for each in (y for y in available_years(data_dir) if y <= int(year)):
-        table = _load_if_kept(data_dir, each, name)
-        if table is not None:
-            frames.append(table.assign(year=each)[["year", *table.columns]])
-    if not frames:
-        raise DataError(f"{Path(data_dir)}: no year up to {year} keeps table '{name}'")
-    history = pd.concat(frames, ignore_index=True)
-    history.attrs[provenance.SOURCE] = {"title": table_specs(data_dir)[name].title, "year": "各年度", "filters": []}
-    return history
-
-
-def _load_if_kept(data_dir: str | Path, year: int, name: str) -> pd.DataFrame | None:
-    """The table, or None if ``year`` need not and does not keep it (a table that did not exist yet is no zero)."""
-    table = load_table(data_dir, year, name)  # records the files it looks for, absent ones too
-    spec = table_specs(data_dir)[name]
-    if not spec.kept_in(year) and not _present(Path(data_dir), year, spec):
-        return None
-    return table
-
-
-def total(table: pd.DataFrame | None, value: str | None = None, *, where: Mapping[str, object] | None = None):
-    """How many rows (or the sum of ``value``) match ``where``; a plain int when whole.
-
-    ``None`` for no table (no previous year to compare with) gives None, which the
-    year-over-year phrasing (:func:`annual_review.core.numbers.change`) reads as "nothing to say".
-    The number also says where it comes from (register, year, filter, rows), for drafts.
-    """
-    if table is None:
-        return None
-    rows = select(table, where)
-    if value is not None and value not in rows.columns:
-        raise DataError(f"total: no column {value!r} in the table (it has {list(rows.columns)})")
-    if value is None or rows.empty:
-        amount = len(rows) if value is None else 0  # no rows: nothing counted, nothing paid
-    else:  # rows whose cells are all empty (a column the year did not keep): no figure, not zero
-        summed = rows[value].sum(min_count=1)
-        amount = None if pd.isna(summed) else _whole(summed)
-    labels = provenance.table_source(rows).get("labels", {})
-    aggregation = f"{labels.get(value, value)}合计" if value else ""
-    return provenance.figure(amount, provenance.describe(rows, aggregation, len(rows)))
-
-
-def _whole(number) -> int | float:
-    """A plain int when the number is whole (as reports write counts), else a plain float."""
-    return int(number) if float(number).is_integer() else float(number)
-
-
-def select(table: pd.DataFrame, where: Mapping[str, object] | None = None) -> pd.DataFrame:
-    """The rows matching every condition in ``where``: a value (equal to it), a list or set (one of them),
-    a ``range`` (within it), or a function of the column giving True or False for each row."""
-    if not where:
-        return table
-    if not isinstance(where, Mapping):
-        raise DataError(f"where= must map column names to values, not {type(where).__name__}")
-    missing = [c for c in where if c not in table.columns]
-    if missing:
-        raise DataError(f"no column {missing} in the table (it has {list(table.columns)})")
-    mask = pd.Series(True, index=table.index)
-    for column, wanted in where.items():
-        series = table[column]
-        if isinstance(wanted, range):
-            mask &= series.between(wanted.start, wanted.stop - 1) if wanted.step == 1 else series.isin(list(wanted))
-        elif isinstance(wanted, (list, tuple, set, frozenset)):
-            mask &= series.isin(list(wanted))
-        elif callable(wanted):
-            chosen = wanted(series)
-            if not isinstance(chosen, pd.Series) or chosen.dtype != bool:
-                raise DataError(f"where: the function for {column!r} must give True or False for each row")
-            mask &= chosen
-        else:
-            mask &= series == wanted
-    labels = provenance.table_source(table).get("labels", {})
-    return provenance.filtered(table, table[mask], provenance.where_words(where, labels))
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """One figure this year and last: ``f.now``, ``f.last``, ``f.change`` (较上年增加3所、增长11.5%), its label and unit.
-
-    It is a row of :func:`annual_review.notebook.elements.show_changes` as it is, and a narrative
-    may write ``{{ f }}`` (this year's value), ``{{ f.last }}``, ``{{ f | more }}`` or
-    ``{{ f | change(prefix="，") }}``.
-    """
-
-    label: str
-    unit: str
-    now: object
-    last: object
-
-    narrative_fields = ("now", "last", "change", "unit", "label")
-
-    @property
-    def change(self) -> str:
-        from ..core.numbers import change
-
-        return provenance.SourcedText(change(self.now, self.last, self.unit), provenance.sources_of(self.now, self.last))
-
-    @property
-    def source(self) -> str:
-        return getattr(self.now, "source", "")
-
-    def __iter__(self):  # (label, unit, now, last): a row of show_changes
-        return iter((self.label, self.unit, self.now, self.last))
-
-    def __str__(self) -> str:
-        from ..core.numbers import NO_FIGURE
-
-        return NO_FIGURE if self.now is None else str(self.now)
-
-
-def figure(
-    data_dir: str | Path,
-    year: int,
-    table: str,
-    value: str | None = None,
-    *,
-    where: Mapping[str, object] | None = None,
-    label: str | None = None,
-    unit: str | None = None,
-) -> Indicator:
-    """This year's and last year's count of rows (or sum of ``value``) of ``table`` matching ``where``, in one call.
-
-    ``label`` and ``unit`` default to the column's (or, for a count, the table's title and no unit).
-    Last year is None in a first year, or where that year does not keep the table.
-    """
-    specs = table_specs(data_dir)
-    if table not in specs:
-        raise DataError(f"figure: no table named {table!r} in {TABLES_FILE} (declared: {sorted(specs)})")
-    spec = specs[table]
-    if value is not None and value not in {c.name for c in spec.columns}:
-        raise DataError(f"figure: table {table!r} has no column {value!r} (it has {[c.name for c in spec.columns]})")
-    column = spec.column(value) if value else None
-    now = total(load_table(data_dir, year, table), value, where=where)
-    last = total(load_previous(data_dir, year, table), value, where=where)
-    return Indicator(label or (column.label if column else spec.title), column.unit if unit is None and column else unit or "",
-                     now, last)
-
-
-def month_labels(dates: pd.Series) -> pd.Categorical:
-    """Each date's month as a report labels it (``3月``), ordered January to December for charts and tables."""
-    labels = [f"{m}月" for m in range(1, 13)]
-    return pd.Categorical(dates.dt.month.map(lambda m: f"{m}月", na_action="ignore"), categories=labels, ordered=True)
-
-
-def months_of(table: pd.DataFrame, column: str) -> list[int]:
-    """The calendar months in which a date column has entries, in order."""
-    return sorted(table[column].dropna().dt.month.unique().tolist())
-
-
-def headline(
-    history: pd.DataFrame,
-    year: int,
-    indicators: Sequence[str] = (),
-    *,
-    label: str = "indicator",
-    value: str = "value",
-    unit: str = "unit",
-) -> list[tuple[str, str, object, object]]:
-    """``(indicator, unit, this year, last year)`` for each headline indicator, from a :func:`load_history` table.
-
-    ``indicators`` picks and orders them (all of this year's, in table order, when
-    empty); last year is None where that year has no such row (a new indicator) or
-    there is no such year. An indicator the year does not keep (one added later) is left
-    out; a name that is not an indicator at all (a misspelling in the config) is an error.
-    """
-    missing = [c for c in ("year", label, value, unit) if c not in history.columns]
-    if missing:
-        raise DataError(f"headline: the table has no column {missing} (it has {list(history.columns)}); "
-                        "name its columns with label=, value= and unit=")
-    now = history[history["year"] == int(year)].set_index(label)
-    before = history[history["year"] == int(year) - 1].set_index(label)
-    wanted = list(indicators) or list(now.index)
-    column = history[label]
-    known = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else list(dict.fromkeys(column))
-    unknown = [i for i in wanted if i not in known]
-    if unknown:
-        raise DataError(f"headline indicators {unknown} are not indicators (known: {known})")
-    wanted = [i for i in wanted if i in now.index]
-    title = history.attrs.get(provenance.SOURCE, {}).get("title", "")
-
-    def sourced(number, each_year: int, indicator: str):
-        return provenance.figure(_whole(number), f"{title} {each_year}，{indicator}，共1行" if title else "")
-
-    return [
-        (str(i), str(now.at[i, unit]), sourced(now.at[i, value], int(year), i),
-         sourced(before.at[i, value], int(year) - 1, i) if i in before.index else None)
-        for i in wanted
-    ]

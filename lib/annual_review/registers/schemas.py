@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from ..core.paths import TABLES_FILE  # noqa: F401 - public here too
 from ..core import yamlfile
 from ..core.exceptions import DataError
 
-TABLES_FILE = "tables.yml"
 COLUMN_TYPES = ("text", "integer", "number", "date", "category")
 DEFAULT_MAX = 10**12  # larger counts and amounts are typing slips (an extra digit, a pasted ID), not figures
 

@@ -24,6 +24,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.numbers import whole
 from ..core.paths import WORKBOOK, WORKBOOK_FORMATS, WORKBOOK_STEM, shown  # noqa: F401 - public here too
 
 SPREADSHEET_LIKE = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et", ".ett", ".xltx", ".xlt", ".numbers", ".csv", ".tsv", ".txt"}
@@ -152,8 +153,8 @@ def _cell_text(value) -> str:
         return value.isoformat()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float) and isinstance(whole(value), int):
+        return str(whole(value))
     if isinstance(value, (dt.time, dt.timedelta)):
         return str(value)
     return str(value)

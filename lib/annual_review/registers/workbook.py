@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.exceptions import DataError
+from ..core.numbers import whole
 from .schemas import Column, TableSpec, declarations
 
 INSTRUCTIONS = "填写说明"
@@ -126,10 +127,7 @@ def _excel_value(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime().date()
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    value = whole(value)
     return value if isinstance(value, (int, float, str, dt.date)) else str(value)
 
 

@@ -1,0 +1,290 @@
+"""One warm kernel: started in a folder with an environment, warmed up, asked questions by calling
+:mod:`annual_review.kernel.session`'s functions by reference, run through Papermill on its own client,
+and ended — gracefully by its owner's thread, or killed at once from any thread.
+
+A kernel's own stderr goes to a log of its own (never the build's console); the last line
+it wrote is named when it dies.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import queue
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..kernel import session
+
+KERNEL_NAME = "python3"
+KERNEL_ARGS = ["--Application.log_level=ERROR"]  # keep the kernel's start-up notices off the console
+_SIGNALS = {9: "SIGKILL, as the out-of-memory killer sends", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes in a kernel's tracebacks
+
+
+def plain_traceback(lines) -> str:
+    """A kernel's traceback (a list of coloured lines) as plain text."""
+    return _ANSI.sub("", "\n".join(lines or []))
+
+
+class KernelError(RuntimeError):
+    """A kernel could not be started or did not answer."""
+
+
+class SectionStopped(Exception):
+    """A section did not finish: it ran out of time, or its kernel died. ``cell`` is its index in the executed notebook."""
+
+    def __init__(self, message: str, cell: int | None):
+        super().__init__(message)
+        self.cell = cell
+
+
+_live_pids: set[int] = set()  # every kernel this process started and has not seen end: for a second Ctrl-C
+_live_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """End every kernel this process started, at once (a second Ctrl-C: no waiting for anything)."""
+    with _live_lock:
+        pids = list(_live_pids)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def call(function, *args) -> str:
+    """The expression that calls ``function`` (a function of :mod:`annual_review.kernel.session`) in a kernel.
+
+    Built from the function object itself, so renaming it renames the call; the arguments are literals."""
+    for value in args:
+        ast.literal_eval(repr(value))  # only plain values cross into a kernel
+    arguments = ", ".join(repr(value) for value in args)
+    return f"__import__({function.__module__!r}, fromlist=['_']).{function.__qualname__}({arguments})"
+
+
+@dataclass(eq=False)  # kernels are told apart by identity
+class Kernel:
+    manager: object
+    client: object
+    log: Path | None = None  # where the kernel's own stderr goes (never the build's console)
+    retire_reason: str = ""  # set when it must not run another section
+    busy: bool = False  # running a section
+    ready: bool = False  # warmed up and its baseline taken
+
+    pid: int = 0  # its process id, kept once its process exists
+
+    def alive(self) -> bool:
+        try:
+            return bool(self.manager.is_alive())
+        except Exception:  # noqa: BLE001 - a kernel that cannot say is not one to use
+            return False
+
+    def death(self) -> str:
+        """How the kernel's process ended, in words (with the last line it wrote, if any)."""
+        process = getattr(self.manager.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            said = "the kernel died"
+        elif code < 0:
+            said = f"the kernel died (killed by signal {-code}, {_SIGNALS.get(-code, 'a signal')})"
+        else:
+            said = f"the kernel died (it exited with status {code})"
+        last = _last_line(self.log)
+        return f"{said}: {last}" if last else said
+
+    def ask(self, function, *args, timeout: float = 120, as_cell: bool = False):
+        """Call ``function`` of :mod:`annual_review.kernel.session` in the kernel; its value.
+
+        Outside a cell's run (a user expression), as the baseline and the checks after a section are taken, since
+        IPython adds ``exit``, ``get_ipython`` and the like to builtins while a cell runs; ``as_cell`` runs it as a
+        cell instead (the warm-up: what a kernel sets up on its first cell, it sets up then)."""
+        from jupyter_core.utils import run_sync
+
+        if not self.alive():
+            raise KernelError(self.death())
+        code, expressions = (call(function, *args), {}) if as_cell else ("", {"value": call(function, *args)})
+        content = run_sync(self._execute)(code, expressions, timeout)
+        if content.get("status") != "ok":
+            raise KernelError(f"{content.get('ename')}: {content.get('evalue')}")
+        if as_cell:
+            return True
+        result = content.get("user_expressions", {}).get("value", {})
+        if result.get("status") != "ok":
+            error = KernelError(f"{function.__name__}: {result.get('ename')}: {result.get('evalue')}")
+            error.inside = plain_traceback(result.get("traceback"))  # where, in the kernel
+            raise error
+        return ast.literal_eval(result["data"]["text/plain"])  # a repr of plain values, never evaluated as code
+
+    async def _execute(self, code: str, expressions: dict, timeout: float) -> dict:
+        """Run ``code`` and wait for its reply and for the kernel to be idle again, watching that it is alive: a kernel
+        killed meanwhile (a build stopped) is noticed within a quarter of a second, never waited for."""
+        msg_id = self.client.execute(code, store_history=False, user_expressions=expressions, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        reply = None
+        for shell, channel in ((True, self.client.get_shell_msg), (False, self.client.get_iopub_msg)):
+            while True:
+                try:
+                    message = await channel(timeout=0.25)
+                except queue.Empty:
+                    if not self.alive():
+                        raise KernelError(self.death()) from None
+                    if time.monotonic() > deadline:
+                        raise KernelError(f"the kernel did not answer within {timeout:g} s") from None
+                    continue
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if shell:
+                    reply = message
+                    break
+                if message["msg_type"] == "status" and message["content"].get("execution_state") == "idle":
+                    break
+        return reply["content"]
+
+    def shutdown(self) -> None:
+        """Close the client and end the kernel; from the thread that owns the kernel only."""
+        try:
+            self.client.stop_channels()
+        finally:
+            try:
+                self.manager.shutdown_kernel(now=True)
+            finally:
+                self.forget()
+
+    def kill(self) -> None:
+        """End the kernel's process at once, from any thread (its owner then notices it died and cleans up)."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def forget(self) -> None:
+        with _live_lock:
+            _live_pids.discard(self.pid)
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+
+
+def _last_line(log: Path | None) -> str:
+    try:
+        lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except (OSError, AttributeError):
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+_importing = threading.Lock()
+
+
+def imports() -> None:
+    """Import the notebook machinery one thread at a time: threads importing it at once can meet half-made modules."""
+    with _importing:
+        import jupyter_client.asynchronous  # noqa: F401
+        import jupyter_client.manager  # noqa: F401
+        import nbclient.exceptions  # noqa: F401
+        import papermill  # noqa: F401
+
+
+ENGINE = "annual-review-warm"
+
+
+@functools.cache  # once per process: the engine class is made and registered a single time
+def register_engine() -> None:
+    """A Papermill engine that runs a notebook through the warm kernel's own, already connected client.
+
+    Papermill's default engine opens a new client per notebook (channels, a readiness
+    handshake) even when handed a running kernel; this one reuses the pool's. A
+    section that runs out of time or whose kernel dies is saved as far as it ran, with
+    the stop recorded in the cell where it happened, and raised as :class:`SectionStopped`.
+    """
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kc, deadline, limit = kwargs.pop("kc"), kwargs.pop("deadline"), kwargs.pop("limit")
+            save_to, death = kwargs.pop("save_to"), kwargs.pop("death")
+            kwargs.pop("input_path", None)
+            running: list[int] = []  # the index of the cell being executed
+            client = PapermillNotebookClient(
+                nb_man, kernel_name=kernel_name, startup_timeout=start_timeout, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file, interrupt_on_timeout=False,
+                # The section's time limit, whatever cell it reaches: each cell gets what is left of it.
+                timeout_func=lambda cell: max(1, int(deadline - time.monotonic() + 0.999)),
+                on_cell_execute=lambda cell, cell_index: running.append(cell_index), **kwargs,
+            )
+            client.kc = kc  # nbclient then uses it, and leaves it open, as the kernel is not its own
+            try:
+                return client.execute()
+            except (CellTimeoutError, DeadKernelError) as exc:
+                index = running[-1] if running else None
+                if isinstance(exc, CellTimeoutError):
+                    message = f"timed out after {limit:g} s (the section's time limit)"
+                else:
+                    message = death()
+                if index is not None:
+                    cell = nb_man.nb.cells[index]
+                    cell.outputs.append(nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=message,
+                                                               traceback=[message]))
+                    nb_man.cell_exception(cell, cell_index=index, exception=exc)
+                nbformat.write(nb_man.nb, save_to)
+                raise SectionStopped(message, index) from None
+
+    papermill_engines.register(ENGINE, WarmEngine)  # idempotent: a name maps to one engine
+
+
+def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
+    """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
+    calling thread only. ``started(kernel)`` is told as soon as its process exists, and may refuse it (raise)."""
+    imports()
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import KernelManager
+    from jupyter_core.utils import run_sync
+
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    handle, log = tempfile.mkstemp(prefix="annual-review-kernel-", suffix=".log")
+    try:
+        with os.fdopen(handle, "wb") as stderr:  # the kernel's own errors: in its log, named when it dies
+            manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd), env={**os.environ, **(env or {})},
+                                 stderr=stderr, stdout=subprocess.DEVNULL)
+    except BaseException:
+        Path(log).unlink(missing_ok=True)
+        raise
+    kernel = Kernel(manager, None, Path(log), pid=getattr(getattr(manager.provisioner, "process", None), "pid", 0))
+    with _live_lock:
+        _live_pids.add(kernel.pid)
+    try:
+        if started is not None:
+            started(kernel)
+        # An asynchronous client, so that nbclient's watch on the kernel's life runs while a cell executes.
+        info = manager.get_connection_info(session=True)
+        kernel.client = AsyncKernelClient(parent=manager, connection_file=manager.connection_file, **info)
+        kernel.client.allow_stdin = False
+        kernel.client.start_channels()
+        run_sync(kernel.client.wait_for_ready)(timeout=60)
+        kernel.ask(session.warm_up, as_cell=True)
+        # The baseline is taken as the check after each section is: both outside a cell's run.
+        kernel.ask(session.baseline, str(cwd))
+        kernel.ready = True
+        return kernel
+    except BaseException:
+        try:
+            if kernel.client is not None:
+                kernel.client.stop_channels()
+            manager.shutdown_kernel(now=True)
+        finally:
+            kernel.forget()
+        raise
