@@ -110,7 +110,7 @@ def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, conf
     lines = []
     for i, (heading, notebook, parameters) in enumerate(sections, 1):
         (data / "2021" / "narrative" / f"item{i}.md").write_text(f"第{i}项。\n", encoding="utf-8")
-        from annual_review.core.config import declared_parameters
+        from annual_review.core.parameters import declared_parameters
 
         known = declared_parameters(FIXTURES / notebook) if (FIXTURES / notebook).is_file() else {}
         given = {**({"section": f"item{i}"} if "section" in known else {}), **parameters}  # only what it declares

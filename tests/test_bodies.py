@@ -248,7 +248,7 @@ def test_new_year_warns_when_there_is_nothing_to_carry_forward(tmp_path):
 def test_papermill_reads_every_parameters_cell_cleanly():
     from papermill.translators import PythonTranslator
 
-    from annual_review.core.config import declared_parameters
+    from annual_review.core.parameters import declared_parameters
 
     templates = Path(ar.__file__).parent / "templates" / "project"
     for notebook in [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted(templates.glob("*.ipynb"))]:

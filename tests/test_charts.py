@@ -54,7 +54,7 @@ def _money(monkeypatch, rule: str) -> None:
     """The document's money rule, as a build tells its kernels."""
     import json
 
-    from annual_review.core.config import CONTEXT_ENV
+    from annual_review.core.context import CONTEXT_ENV
 
     monkeypatch.setenv(CONTEXT_ENV, json.dumps({"body": "", "params": {}, "money": rule}))
 

@@ -811,10 +811,14 @@ def test_a_manifest_of_the_wrong_shape_is_no_cache_with_a_warning(tmp_path, wher
     (record["sections"][where] if where else record)[field] = value
     (tmp_path / "manifest.json").write_text(json.dumps(record), encoding="utf-8")
     said: list[str] = []
-    assert manifest.read(tmp_path, warn=said.append) == {}
+    assert manifest.BuildRecord.load(tmp_path, warn=said.append) == manifest.BuildRecord()  # no record at all
     assert len(said) == 1 and "manifest.json is not a build record" in said[0] and f"'{field}'" in said[0]
     (tmp_path / "manifest.json").write_text(json.dumps(_GOOD_RECORD), encoding="utf-8")
-    assert manifest.read(tmp_path, warn=said.append) == _GOOD_RECORD and len(said) == 1  # (the good one is read)
+    good = manifest.BuildRecord.load(tmp_path, warn=said.append)  # (the good one is read, typed)
+    assert len(said) == 1 and good.outputs == {"report.html": "d"} and good.earlier_data == {"2020": "d"}
+    item = good.section("item1")
+    assert (item.key, item.seconds, item.kernel, item.inputs) == ("k", 1.5, 7, {"data/2021/a.csv": "d"})
+    assert good.tables_with_rows == ["t"] and good.section("item2") is None
 
 
 def test_a_build_after_a_manifest_of_the_wrong_shape_rebuilds_and_replaces_it(built_small):

@@ -289,7 +289,7 @@ def _parameters_cells(config) -> list[str]:
     import nbformat
     from papermill.translators import PythonTranslator
 
-    from ..core.config import declared_parameters
+    from ..core.parameters import declared_parameters
 
     found = []
     for notebook in sorted({s.notebook for s in config.executable_sections()}):

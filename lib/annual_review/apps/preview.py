@@ -223,7 +223,8 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
     from ..build.builder import build_year, index_quietly
     from ..build.engine import KernelPool
     from ..build.plan import BuildOptions
-    from ..core.config import kernel_environment, load_config
+    from ..core.config import load_config
+    from ..core.context import kernel_environment
     from ..core.files import Lock
     from ..core.paths import resolve_year
 

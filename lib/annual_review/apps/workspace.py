@@ -250,7 +250,7 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
     for body in workspace.bodies:
         for year in sorted({o.year for o in outcomes if o.body == body.name and o.year}, reverse=True):
             folder = output_dir / body.name / str(year)
-            record = manifest.read(folder)
+            record = manifest.BuildRecord.load(folder)
             outcome = status.get((body.name, year))
             state = {"built": "已生成", "failed": "生成失败"}.get(outcome.status if outcome else "", "未生成")
             why = outcome.error.splitlines()[0][:200] if outcome and outcome.error else ""
@@ -286,7 +286,7 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
             continue
         for year in sorted({o.year for o in outcomes if o.body == body.name and o.status == "built"}, reverse=True):
             found = rules.gaps(config, body.data, year)
-            built_on = built_at(manifest.read(output_dir / body.name / str(year)))[:10]
+            built_on = built_at(manifest.BuildRecord.load(output_dir / body.name / str(year)))[:10]
             timely = "是" if built_on and dt.date.fromisoformat(built_on) <= rules.deadline(year) else "否"
             said = {"uncovered": "缺少", "empty": "本年度为空"}
             covered = ("未声明各部分对应的必报内容（covers）" if found == [("undeclared", "")] else

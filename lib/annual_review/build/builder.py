@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from ..core.config import ReportConfig, kernel_environment, load_config
+from ..core.config import ReportConfig, load_config
+from ..core.context import kernel_environment
 from ..core.exceptions import AnnualReviewError, BuildError
 from ..core.outputs import FORMATS, REPORT_FILE, SECTIONS_DIR
 from ..core.paths import available_years, resolve_year, year_dir
@@ -49,11 +50,11 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
     if not options.draft:  # a final build publishes only finished text: refused before anything runs or is touched
         refuse_unfinished(config, data_dir, year)
     with OutputFolder(out, log=log) as folder, contextlib.ExitStack() as own:
-        previous = manifest.read(out, warn=log)
+        previous = manifest.BuildRecord.load(out, warn=log)
         data_print = manifest.data_fingerprint(data_dir, year)
         # Earlier years are read too (last year's figures, the trends): checked as well, when they changed.
         earlier = {str(y): manifest.data_fingerprint(data_dir, y) for y in available_years(data_dir) if y < year}
-        known_rows = previous.get("tables_with_rows") if previous.get("data") == data_print else None
+        known_rows = previous.tables_with_rows if previous.data == data_print else None
 
         def plan(outline):
             return plan_sections(outline, year, data_dir, out, previous, options.force, options.timeout, env)
@@ -67,9 +68,9 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=env)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
-        pool = start_kernels(plan(config.for_year(set(known_rows or previous.get("tables_with_rows") or []))))
+        pool = start_kernels(plan(config.for_year(set(known_rows or previous.tables_with_rows or []))))
         # Refuse invalid data before any notebook runs, so no earlier output is touched.
-        changed_earlier = [int(y) for y, print_ in earlier.items() if previous.get("earlier_data", {}).get(y) != print_]
+        changed_earlier = [int(y) for y, print_ in earlier.items() if previous.earlier_data.get(y) != print_]
         unread: list = []
         tables = check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log, unread)
         if known_rows is None:
@@ -88,8 +89,8 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
         render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), options.allow_partial,
                                      sorted(options.formats), "draft" if options.draft else "final",
                                      manifest.library_fingerprint())
-        if (not any(p.runs for p in plans) and previous.get("render") == render_key
-                and manifest.outputs_intact(previous, out, [FORMATS[f] for f in options.formats])):
+        if (not any(p.runs for p in plans) and previous.render == render_key
+                and previous.intact(out, [FORMATS[f] for f in options.formats])):
             progress.close()
             log("Nothing changed: the report is up to date.")
             return out / REPORT_FILE
@@ -104,7 +105,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 roots = (data_dir.resolve(), config.path.parent.resolve())
                 results = execute_all(plans, staging / SECTIONS_DIR, pool, progress, env, roots, log)
                 read = {Path(p) for r in results.values() for p in r.inputs} | {
-                    Path(p) for each in plans if not each.runs for p in (each.before or {}).get("inputs", {})}
+                    Path(p) for each in plans if not each.runs for p in each.before.inputs or {}}
                 for note in unread:  # only now is it known that no section read it either
                     if note.path not in read:
                         log(f"note: {note}")

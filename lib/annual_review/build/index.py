@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.files import write_atomic
 from ..core.outputs import FORMAT_LABELS, FORMATS, INDEX, REPORT_FILE
 from ..core.web import CONTENT_SECURITY_POLICY
+from . import manifest
 
 
 @dataclass(frozen=True)
@@ -46,26 +47,24 @@ def index_page(title: str, tables: list[Table], *, intro: str = "", lang: str = 
                               csp=CONTENT_SECURITY_POLICY)
 
 
-def report_links(folder: Path, record: dict, href: str) -> tuple:
+def report_links(folder: Path, record: manifest.BuildRecord, href: str) -> tuple:
     """(label, href) of each file of a year's last build, as its record lists them and as they are on disk."""
-    written = record.get("outputs", {})
+    written = record.outputs
     return tuple((FORMAT_LABELS[fmt], f"{href}/{name}") for fmt, name in FORMATS.items()
                  if name in written and (folder / name).is_file())
 
 
 def write_index(output_dir: Path, config) -> Path | None:
     """``<output_dir>/index.html``: every built year, linking the files its last build wrote, and when."""
-    from . import manifest
-
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         return None
     rows = []
     for folder in sorted((p for p in output_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
-        record = manifest.read(folder)
-        if not (folder / REPORT_FILE).is_file() or REPORT_FILE not in record.get("outputs", {}):
+        record = manifest.BuildRecord.load(folder)
+        if not (folder / REPORT_FILE).is_file() or REPORT_FILE not in record.outputs:
             continue
-        title = config.title(int(folder.name)) + ("（征求意见稿）" if record.get("mode") == "draft" else "")
+        title = config.title(int(folder.name)) + ("（征求意见稿）" if record.mode == "draft" else "")
         rows.append([Cell(folder.name), Cell(title), Cell(links=report_links(folder, record, folder.name)),
                      Cell(built_at(record))])
     if not rows:
@@ -74,6 +73,6 @@ def write_index(output_dir: Path, config) -> Path | None:
     return write_atomic(output_dir / INDEX, index_page(config.index_title(), [table], lang=config.language))
 
 
-def built_at(record: dict) -> str:
+def built_at(record: manifest.BuildRecord) -> str:
     """When a year's last build ran, to the minute, as the index shows it."""
-    return str(record.get("built_at", ""))[:16].replace("T", " ")
+    return record.built_at[:16].replace("T", " ")

@@ -16,7 +16,7 @@ import json
 import platform
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -91,27 +91,28 @@ class Verdict:
     reason: str
 
 
-def judge(previous: dict | None, key: str, notebook: Path, parameters: dict, executed: Path, roots: tuple = ()) -> Verdict:
+def judge(previous: "SectionRecord | None", key: str, notebook: Path, parameters: dict, executed: Path,
+          roots: tuple = ()) -> Verdict:
     """Whether a section's earlier result still stands, and why not if it does not.
 
     The record is the output folder's, so it is read as untrusted: an input it names outside ``roots`` (the data
     and project folders) is not read at all, and the section runs again."""
-    if not isinstance(previous, dict) or previous.get("status") != "ok":
+    if previous is None or previous.status != "ok":
         return Verdict(False, "no earlier result")
     if not executed.is_file():
         return Verdict(False, "its executed notebook is gone")
-    if previous.get("executed") != file_digest(executed):
+    if previous.executed != file_digest(executed):
         return Verdict(False, "its executed notebook is not the one recorded")
-    if previous.get("key") != key:
-        if previous.get("notebook_digest") != file_digest(notebook):
+    if previous.key != key:
+        if previous.notebook_digest != file_digest(notebook):
             return Verdict(False, "notebook changed")
-        if previous.get("parameters") != parameters:
+        if previous.parameters != parameters:
             return Verdict(False, "parameters changed")
-        if previous.get("library") != library_fingerprint():
+        if previous.library != library_fingerprint():
             return Verdict(False, "library changed")
         return Verdict(False, "environment changed")
-    inputs = previous.get("inputs")
-    if not isinstance(inputs, dict):
+    inputs = previous.inputs
+    if inputs is None:
         return Verdict(False, "no record of what it read")
     strays = [p for p in inputs if roots and not any(Path(p).resolve().is_relative_to(r) for r in roots)]
     if strays:
@@ -142,9 +143,11 @@ def read(out: Path, warn=None) -> dict:
 
 _SECTION_FIELDS = {"notebook": str, "notebook_digest": (str, type(None)), "parameters": dict, "status": str,
                    "state": str, "reason": str, "seconds": (int, float), "key": str, "inputs": dict,
-                   "executed": (str, type(None)), "kernel": int}
-_RECORD_FIELDS = {"year": int, "data": str, "earlier_data": dict, "tables_with_rows": list, "render": (str, type(None)),
-                  "mode": str, "outputs": dict, "sections": dict, "render_seconds": (int, float)}
+                   "executed": (str, type(None)), "kernel": int, "library": str}
+_RECORD_FIELDS = {"year": int, "data": str, "earlier_data": dict, "tables_with_rows": (list, type(None)),
+                  "render": (str, type(None)), "mode": str, "outputs": dict, "sections": dict,
+                  "render_seconds": (int, float), "built_at": str, "data_dir": str, "git_commit": (str, type(None)),
+                  "versions": dict, "library": str}
 
 
 def _invalid(record) -> str | None:
@@ -164,20 +167,14 @@ def _invalid(record) -> str | None:
     for name, section in record.get("sections", {}).items():
         if not isinstance(section, dict):
             return f"not a build record (section '{name}')"
-        for field, kind in _SECTION_FIELDS.items():
-            if field in section and (not isinstance(section[field], kind)
-                                     or (isinstance(section[field], bool) and kind is not bool)):
-                return f"not a build record (section '{name}': '{field}')"
+        for key, kind in _SECTION_FIELDS.items():
+            if key in section and (not isinstance(section[key], kind)
+                                   or (isinstance(section[key], bool) and kind is not bool)):
+                return f"not a build record (section '{name}': '{key}')"
         inputs = section.get("inputs", {})
         if not all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in inputs.items()):
             return f"not a build record (section '{name}': 'inputs')"
     return None
-
-
-def outputs_intact(record: dict, out: Path, names) -> bool:
-    """Whether each of ``names`` in ``out`` is the file the record says the last build wrote."""
-    recorded = record.get("outputs", {})
-    return all(name in recorded and recorded[name] == file_digest(out / name) for name in names)
 
 
 def fingerprints(paths: list[str]) -> dict[str, str | None]:
@@ -189,3 +186,66 @@ def data_fingerprint(data_dir: Path, year: int) -> str:
     folder = data_dir / str(year)
     files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / TABLES_FILE]
     return digest([(str(p), file_digest(p)) for p in files], library_fingerprint())
+
+
+# --- the record, typed -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionRecord:
+    """What the last build recorded of one section."""
+
+    notebook: str = ""
+    notebook_digest: str | None = None
+    parameters: dict = field(default_factory=dict)
+    library: str = ""
+    status: str = ""  # "ok" or "failed"
+    state: str = ""  # "ran", "reused", "failed"
+    reason: str = ""
+    seconds: float = 0.0
+    key: str = ""
+    inputs: dict | None = None  # each file it read (absolute) → its digest (None: changing as read); None: unknown
+    executed: str | None = None  # the digest of its executed notebook
+    kernel: int = 0
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What the last build of a year was made from and what it wrote (``manifest.json``); empty when there is none.
+
+    Loaded through :func:`read`'s checks: the record is the output folder's, so read as untrusted; a record of
+    the wrong shape is no record."""
+
+    year: int = 0
+    built_at: str = ""
+    data_dir: str = ""
+    data: str = ""  # the fingerprint of the year's data, as checked
+    earlier_data: dict = field(default_factory=dict)  # year → the fingerprint of each earlier year's, as checked
+    tables_with_rows: list | None = None
+    render: str | None = None  # the render key: what the published files were rendered from
+    mode: str = "final"
+    git_commit: str | None = None
+    versions: dict = field(default_factory=dict)
+    library: str = ""
+    outputs: dict = field(default_factory=dict)  # file name → sha256 of what was published
+    render_seconds: float = 0.0
+    sections: dict = field(default_factory=dict)  # section id → SectionRecord
+
+    @classmethod
+    def load(cls, out: Path, warn=None) -> "BuildRecord":
+        raw = read(out, warn=warn)
+        known = {f.name for f in fields(SectionRecord)}
+        sections = {name: SectionRecord(**{k: v for k, v in entry.items() if k in known})
+                    for name, entry in raw.get("sections", {}).items()}
+        mine = {f.name for f in fields(cls)} - {"sections"}
+        return cls(**{k: v for k, v in raw.items() if k in mine}, sections=sections)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    def section(self, section_id: str) -> SectionRecord | None:
+        return self.sections.get(section_id)
+
+    def intact(self, out: Path, names) -> bool:
+        """Whether each of ``names`` in ``out`` is the file this record says the last build wrote."""
+        return all(name in self.outputs and self.outputs[name] == file_digest(out / name) for name in names)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import ReportConfig, Section, declared_parameters
+from ..core.config import ReportConfig, Section
+from ..core.parameters import declared_parameters
 from ..core.outputs import SECTIONS_DIR
 from . import manifest
 from .engine import SectionJob
@@ -61,7 +62,7 @@ class Plan:
     parameters: dict
     key: str
     verdict: manifest.Verdict  # whether its earlier result stands, and why not
-    before: dict | None  # its entry in the previous manifest
+    before: manifest.SectionRecord | None  # its entry in the previous build's record
     timeout: float  # seconds it may run
 
     @property
@@ -75,7 +76,7 @@ class Plan:
                           str(notebook.parent))
 
 
-def plan_sections(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: dict, force: bool,
+def plan_sections(config: ReportConfig, year: int, data_dir: Path, out: Path, previous: manifest.BuildRecord, force: bool,
                   timeout: float | None, env: dict) -> list[Plan]:
     """For each section: its parameters, cache key, time limit, and whether its earlier result stands.
 
@@ -89,7 +90,7 @@ def plan_sections(config: ReportConfig, year: int, data_dir: Path, out: Path, pr
         parameters = {"year": year, "data_dir": str(data_dir),
                       **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
         key = manifest.section_key(section.notebook, parameters, env)
-        before = previous.get("sections", {}).get(section.id)
+        before = previous.section(section.id)
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name,
                                  (data_dir.resolve(), config.path.parent.resolve()))
         if force and verdict.reuse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import shutil
 import threading
 import time
@@ -54,8 +53,8 @@ def publish(p: Publication) -> Path:
         if not plan.runs:
             name = plan.section.executed_name
             shutil.copy2(out / SECTIONS_DIR / name, sections / name)
-            results[plan.section.id] = SectionResult(plan.section, "reused", "unchanged", plan.before.get("seconds", 0.0),
-                                                     plan.key, plan.before.get("inputs", {}))
+            results[plan.section.id] = SectionResult(plan.section, "reused", "unchanged", plan.before.seconds,
+                                                     plan.key, dict(plan.before.inputs or {}))
     failures = [results[p.section.id] for p in plans if results[p.section.id].state == "failed"]
     if failures:
         saved = {f.section.executed_name: sections / f.section.executed_name for f in failures
@@ -87,7 +86,7 @@ def publish(p: Publication) -> Path:
         (staging / name).write_bytes(content)
     built = record(year, p.data_dir, p.data_prints, p.known_rows, plans, results, None if failures else p.render_key,
                    sections, published, options.draft, render_seconds)
-    (staging / MANIFEST).write_text(json.dumps(built, ensure_ascii=False, indent=2), encoding="utf-8")
+    (staging / MANIFEST).write_text(built.dump(), encoding="utf-8")
     # One transaction: the executed notebooks, the report in each format, then their record; formats not
     # built this time go, so every file of the year is from this build.
     stale = [name for fmt, name in FORMATS.items() if fmt not in formats] + ([] if failures else [FAILED_DIR])
@@ -242,39 +241,41 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
 
 
 def record(year, data_dir, data_prints, tables_with_rows, plans, results, render_key, sections: Path,
-              published: dict[str, bytes], draft: bool = False, render_seconds: float = 0.0) -> dict:
+           published: dict[str, bytes], draft: bool = False, render_seconds: float = 0.0) -> manifest.BuildRecord:
     """The record of this build: what each section read and wrote, and the digest of every file published."""
-    return {
-        "year": year,
-        "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "data_dir": str(data_dir),
-        **data_prints,  # fingerprints of the year's data and of each earlier year's, as checked
-        "tables_with_rows": tables_with_rows,
-        "render": render_key,
-        "mode": "draft" if draft else "final",
-        "git_commit": manifest.git_commit(Path(__file__).parent),
-        "versions": manifest.versions(),
-        "library": manifest.library_fingerprint(),
-        "outputs": {name: hashlib.sha256(content).hexdigest() for name, content in published.items()},
-        "render_seconds": round(render_seconds, 3),
-        "sections": {
-            section.id: {
-                "notebook": section.notebook.name,
-                "notebook_digest": manifest.file_digest(section.notebook),
-                "parameters": parameters,
-                "library": manifest.library_fingerprint(),
-                "status": "ok" if results[section.id].state != "failed" else "failed",
-                "state": results[section.id].state,
-                "reason": results[section.id].reason,
-                "seconds": round(results[section.id].seconds, 3),
-                "key": key,
-                "inputs": results[section.id].inputs,
-                "executed": manifest.file_digest(sections / section.executed_name),
-                "kernel": results[section.id].kernel or (plan.before or {}).get("kernel", 0),
-            }
-            for plan, section, parameters, key in ((p, p.section, p.parameters, p.key) for p in plans)
+    library = manifest.library_fingerprint()
+    return manifest.BuildRecord(
+        year=year,
+        built_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        data_dir=str(data_dir),
+        data=data_prints["data"],  # fingerprints of the year's data and of each earlier year's, as checked
+        earlier_data=data_prints["earlier_data"],
+        tables_with_rows=tables_with_rows,
+        render=render_key,
+        mode="draft" if draft else "final",
+        git_commit=manifest.git_commit(Path(__file__).parent),
+        versions=manifest.versions(),
+        library=library,
+        outputs={name: hashlib.sha256(content).hexdigest() for name, content in published.items()},
+        render_seconds=round(render_seconds, 3),
+        sections={
+            plan.section.id: manifest.SectionRecord(
+                notebook=plan.section.notebook.name,
+                notebook_digest=manifest.file_digest(plan.section.notebook),
+                parameters=plan.parameters,
+                library=library,
+                status="ok" if results[plan.section.id].state != "failed" else "failed",
+                state=results[plan.section.id].state,
+                reason=results[plan.section.id].reason,
+                seconds=round(results[plan.section.id].seconds, 3),
+                key=plan.key,
+                inputs=results[plan.section.id].inputs,
+                executed=manifest.file_digest(sections / plan.section.executed_name),
+                kernel=results[plan.section.id].kernel or (plan.before.kernel if plan.before else 0),
+            )
+            for plan in plans
         },
-    }
+    )
 
 
 def prepare_render() -> None:

@@ -6,7 +6,6 @@ and notebooks. Another body's report is another config, not another library.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,8 @@ import yaml
 
 from . import yamlfile
 from .exceptions import ConfigError
-from .numbers import cn_numeral
+from .chinese import cn_numeral
+from .parameters import check_parameters, literal
 from .web import WEB_ADDRESS
 
 DEFAULT_CONFIG = "report.yml"
@@ -426,137 +426,3 @@ def _notebook_path(notebooks_dir: Path, notebook: str, where: str, problems: lis
         problems.append(f"{where}: notebook {notebook!r} not found in {notebooks_dir}")
         return None
     return notebooks_dir / candidate
-
-
-CONTEXT_ENV = "ANNUAL_REVIEW_CONTEXT"  # the build tells its kernels the body's name and the config's params
-
-
-def kernel_environment(config: "ReportConfig") -> dict[str, str]:
-    """What a build's kernels are told: the body and params (for narratives), the figures role's fonts (for charts)."""
-    import json
-
-    from .fonts import FIGURE_FONT_ENV, preferred
-
-    told = {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
-    return {CONTEXT_ENV: json.dumps(told, ensure_ascii=False, default=str),
-            FIGURE_FONT_ENV: ",".join(preferred(config.document, "figures")),
-            MEMORY_ENV: str(memory_bytes(config.memory) or memory_bytes(DEFAULT_MEMORY))}
-
-
-def narrative_context(data_dir: str | Path, year: int) -> dict:
-    """What every narrative may name: year, prev_year, next_year, body and params.
-
-    In a build, from what the build told the kernel; in JupyterLab, from the ``report.yml``
-    beside the data folder (if there is one).
-    """
-
-    context = told_context(Path(data_dir).resolve().parent / DEFAULT_CONFIG)
-    return {"year": year, "prev_year": year - 1, "next_year": year + 1,
-            **{k: v for k, v in context.items() if k in ("body", "params")}}
-
-
-def told_context(beside: Path | None = None) -> dict:
-    """What the build told this kernel (body, params, the money rule); in JupyterLab, the same read from the
-    ``report.yml`` at ``beside`` (default: in the working folder or the one above, as a project lays it out)."""
-    import json
-    import os
-
-    told = os.environ.get(CONTEXT_ENV)
-    if told:
-        return {"money": "元", **json.loads(told)}
-    if beside is None:
-        here = Path.cwd()
-        beside = next((p for p in (here / DEFAULT_CONFIG, here.parent / DEFAULT_CONFIG) if p.is_file()), here / DEFAULT_CONFIG)
-    return _context_beside(beside, beside.stat().st_mtime_ns if beside.is_file() else 0)
-
-
-@functools.lru_cache(maxsize=4)
-def _context_beside(path: Path, mtime_ns: int) -> dict:
-    """The body, params and money rule of a config file, read once per version of the file."""
-    try:
-        config = load_config(path) if mtime_ns else None
-    except ConfigError:
-        config = None
-    if config is None:
-        return {"body": "", "params": {}, "money": "元"}
-    return {"body": config.body, "params": dict(config.params), "money": config.document.get("money", "元")}
-
-
-def declared_parameters(notebook: Path) -> dict[str, str | None]:
-    """The names a notebook's parameters cell declares, each with the type it is annotated with (``year: int``), or
-    None (read without running it or importing Papermill)."""
-    stat = notebook.stat()
-    return dict(_declared(notebook, stat.st_mtime_ns, stat.st_size))
-
-
-@functools.lru_cache(maxsize=64)
-def _declared(notebook: Path, mtime_ns: int, size: int) -> tuple[tuple[str, str | None], ...]:
-    import ast
-    import json
-
-    try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        return ()
-    for cell in cells:
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell.get("source", [])) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                return ()
-            names: dict[str, str | None] = {}
-            for node in tree.body:
-                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                    names[node.target.id] = node.annotation.id if isinstance(node.annotation, ast.Name) else None
-                for target in getattr(node, "targets", []):
-                    if isinstance(target, ast.Name):
-                        names.setdefault(target.id, None)
-            return tuple(names.items())
-    return ()
-
-
-# What a parameter's value may be, by the type its notebook declares: literals only (config is data, never code).
-_LITERAL_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
-
-
-def literal(value, depth: int = 0) -> bool:
-    """Whether a config value is plain data a notebook can be given: text, numbers, booleans, null, lists and
-    mappings of them (with text keys), not too deep."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
-    if depth > 8:
-        return False
-    if isinstance(value, list):
-        return all(literal(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and literal(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def check_parameters(parameters: Mapping, notebook: Path | None, path: Path, here: str, line_of) -> list[str]:
-    """Problems with a section's ``parameters:`` (``here`` in the config ``path``): each a Python name its notebook
-    declares, with a literal value of the type declared (``headline: list``); ``line_of(key)`` finds a key's line."""
-    import keyword
-
-    problems = []
-    declared = declared_parameters(notebook) if notebook is not None else {}
-    for key, value in parameters.items():
-        at = f"{path}, line {line_of(key)}: {here}" if line_of(key) else f"{path}: {here}"
-        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
-            problems.append(f"{at}: parameter name {str(key)[:60]!r} is not a name a notebook can declare (letters, "
-                            "digits and _, not starting with a digit); it was not passed to any notebook")
-            continue
-        if notebook is not None and key not in declared:
-            problems.append(f"{at}: parameter {key!r}: {notebook.name} declares no such parameter "
-                            f"(its parameters cell declares {', '.join(declared) or 'none'})")
-            continue
-        if not literal(value):
-            problems.append(f"{at}: parameter {key!r}: {type(value).__name__} is not a value a config may give "
-                            "(text, numbers, true/false, lists and mappings of them; quote a date)")
-            continue
-        wanted = _LITERAL_TYPES.get(declared.get(key) or "")
-        if wanted and value is not None and (not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted)):
-            problems.append(f"{at}: parameter {key!r} must be a {declared[key]} ({notebook.name} declares "
-                            f"`{key}: {declared[key]}`), not {type(value).__name__} {str(value)[:40]!r}")
-    return problems

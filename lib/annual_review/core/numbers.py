@@ -12,7 +12,8 @@ import re
 from decimal import Decimal
 from numbers import Real
 
-_DIGITS = "零一二三四五六七八九"
+from .chinese import cn_numeral  # noqa: F401 - numbers as narratives write them, here too
+
 _UNITS = ((100_000_000, "亿"), (10_000, "万"))
 MONEY_UNIT = "元"  # a figure in this unit is an amount of money, written by the document's money rule
 NO_FIGURE = "—"  # what tables, comparisons and charts show where there is no figure (never "0", never "None")
@@ -24,27 +25,6 @@ def whole(value):
     if hasattr(value, "item") and not isinstance(value, (int, float)):  # a NumPy scalar
         value = value.item()
     return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def cn_numeral(n: int) -> str:
-    """Write a whole number from 0 to 9999 in Chinese characters: 3 → 三, 12 → 十二, 105 → 一百零五."""
-    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 9999:
-        raise ValueError(f"cn_numeral takes a whole number from 0 to 9999, not {n!r}")
-    if n < 10:
-        return _DIGITS[n]
-    if n < 20:  # 十, 十一 … 十九: the leading 一 is not written
-        return "十" + (_DIGITS[n - 10] if n > 10 else "")
-    out, zero_pending = "", False
-    for value, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        digit, n = divmod(n, value)
-        if digit:
-            if zero_pending:
-                out += "零"
-            out += _DIGITS[digit] + name
-            zero_pending = False
-        elif out:
-            zero_pending = True
-    return out
 
 
 def _check_count(value: Real, what: str) -> None:
@@ -103,7 +83,7 @@ def _approximate(value, step, unit, what, *, mark, direction, prefix) -> str:
 
 def money_rule() -> str:
     """How this report writes amounts of money: "元" (697,530) or "万元" (69.75), from ``document.money``."""
-    from .config import told_context
+    from .context import told_context
 
     return str(told_context().get("money", MONEY_UNIT))
 

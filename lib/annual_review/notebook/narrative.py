@@ -407,7 +407,7 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     if not contained(path, narrative_dir(data_dir, year)):
         raise NarrativeError(f"{path}: {OUTSIDE.format(folder=narrative_dir(data_dir, year))}")
     text = read_narrative(path)
-    from ..core.config import narrative_context
+    from ..core.context import narrative_context
 
     text = _mark_unfinished(text, path)
     markdown, register = _render(text, {**narrative_context(data_dir, year), **figures}, str(path), notes)
