@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..build.builder import build_year, index_quietly
 from ..build.plan import BuildOptions
+from ..build.progress import Progress
 from ..core import yamlfile
 from ..core.config import load_config
 from ..core.numbers import whole
@@ -89,29 +89,9 @@ class Outcome:
     error: str = ""
     exit_code: int = 0  # 2: its input was refused; 1: its build failed
 
-
-class _Tally:
-    """Bodies × years done, running and failed, told as each one ends."""
-
-    def __init__(self, total: int, log: Callable[[str], None]):
-        self.total, self.log = total, log
-        self.lock = threading.Lock()
-        self.running = self.done = self.failed = 0
-
-    def started(self) -> None:
-        with self.lock:
-            self.running += 1
-
-    def ended(self, outcome: Outcome) -> None:
-        with self.lock:
-            self.running -= 1
-            self.done += outcome.status == "built"
-            self.failed += outcome.status == "failed"
-            line = (f"[{self.done + self.failed}/{self.total}: {self.done} done, {self.running} running, "
-                    f"{self.failed} failed] {outcome.body} {outcome.year or ''}: {outcome.status}")
-            if outcome.error:
-                line += " — " + outcome.error.splitlines()[0][:160]
-        self.log(line)
+    def line(self) -> str:
+        said = f"{self.body} {self.year or ''}: {self.status}"
+        return said + (" — " + self.error.splitlines()[0][:160] if self.error else "")
 
 
 def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: list[int] | None = None, *,
@@ -143,10 +123,9 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
         from ..build.pdf import check_pdf_support
 
         check_pdf_support()
-    tally = _Tally(len(work) + len(outcomes), log)
+    tally = Progress(len(work) + len(outcomes), log, unit="report", tally=True)
     for outcome in outcomes:
-        tally.started()
-        tally.ended(outcome)
+        tally.report(outcome.line(), failed=True)
     if scheduler:
         from ..build.cluster import ClusterExecutor
 
@@ -174,7 +153,7 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
             except Exception as exc:  # noqa: BLE001 - one body-year's fault never stops the others; ours is kept
                 outcome.status, outcome.exit_code = "failed", 1
                 outcome.error = f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))}"
-            tally.ended(outcome)
+            tally.report(outcome.line(), failed=outcome.status == "failed", started=True)
             return outcome
 
         threads = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1)))

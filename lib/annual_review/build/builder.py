@@ -28,8 +28,9 @@ from ..core.paths import available_years, resolve_year, year_dir
 from . import manifest
 from .checks import check_data, config_findings, narrative_findings, proofread, refuse_personal_data, refuse_unfinished
 from .engine import KernelPool, SectionRunner
-from .execute import Progress, execute_all
+from .execute import execute_all
 from .plan import BuildOptions, SectionResult, plan_sections
+from .progress import Progress
 from .publish import Publication, prepare_render, publish
 from .index import write_index
 from .store import OutputFolder
@@ -85,7 +86,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
         progress = Progress(len(plans), log)
         for each in plans:
             if not each.runs:
-                progress.report(SectionResult(each.section, "reused", "unchanged", key=each.key))
+                progress.report(SectionResult(each.section, "reused", "unchanged", key=each.key).line())
         render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), options.allow_partial,
                                      sorted(options.formats), "draft" if options.draft else "final",
                                      manifest.library_fingerprint())

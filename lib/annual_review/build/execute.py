@@ -5,40 +5,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from . import manifest
 from .engine import SectionOutcome, SectionRunner
 from .plan import Plan, SectionResult
+from .progress import Progress
 
 MAX_RERUNS = 3  # a section whose input changed while it ran is run again, this many times at most
-
-
-class Progress:
-    """One line per section as it finishes; a bar as well when on a terminal."""
-
-    def __init__(self, total: int, log: Callable[[str], None]):
-        self.log, self.done, self.total = log, 0, total
-        self.bar = None
-        if total and log is print and sys.stdout.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="section", leave=False)
-
-    def report(self, result: SectionResult) -> None:
-        self.done += 1
-        line = f"[{self.done}/{self.total}] {result.line()}"
-        if self.bar is not None:
-            self.bar.write(line)
-            self.bar.update(1)
-        else:
-            self.log(line)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progress: Progress, env: dict,
@@ -77,7 +51,7 @@ def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progre
                     log(f"note: section '{section.id}' read {path}, outside the project and its data: a change to it "
                         "does not run the section again (copy it into the data folder)")
             results[section.id] = result
-            progress.report(result)
+            progress.report(result.line(), failed=result.state == "failed")
     return results
 
 
