@@ -120,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
                        help="a folder outside the project the config may take notebooks from (repeatable)")
 
+    review = commands.add_parser("review", help="take reviewers' comments and tracked changes in copies of a draft's "
+                                                "Word version back to the narrative lines they belong to")
+    review.add_argument("files", nargs="+", metavar="FILE.docx", help="reviewed copies of a draft built with --draft "
+                                                                      "--format docx (Word or WPS)")
+    review.add_argument("--year", type=int, nargs="+", help="the year(s) of the draft (default: every year in the data)")
+    review.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"folder with one sub-folder per year (default: {DEFAULT_DATA_DIR}/)")
+    review.add_argument("--apply", action="store_true",
+                        help="write the tracked wording changes into the narrative files (never a figure, never a "
+                             "placeholder; conflicts between reviewers are listed, not applied)")
+
     fonts = commands.add_parser("fonts", help="list the font each role uses (title, body, headings, tables and charts); "
                                               "exit 1 if none draws Chinese")
     fonts.add_argument("--aliases", action="store_true",
@@ -194,6 +204,20 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"note: {note}")
                 rows = sum(len(t) for t in tables.values())
                 print(f"{args.data_dir}/{year}: OK — {len(tables)} tables, {rows} rows (数据检查通过)")
+        elif args.command == "review":
+            from ..core.paths import available_years
+            from .review import apply, narratives_of, read_remarks, report
+
+            data_dir = Path(args.data_dir)
+            narratives = narratives_of(data_dir, args.year or available_years(data_dir))
+            remarks = [r for path in args.files for r in read_remarks(Path(path), narratives)]
+            outcomes = apply(remarks, data_dir) if args.apply else None
+            for line in report(remarks, outcomes):
+                print(line)
+            comments, changes = (sum(r.kind == kind for r in remarks) for kind in ("comment", "change"))
+            print(f"{len(args.files)} 份审阅稿：{comments} 条批注，{changes} 处修订"
+                  + (f"；已写入 {sum(o.applied for o in outcomes)} 处，未写入 {sum(not o.applied for o in outcomes)} 处"
+                     if outcomes is not None else "（--apply 将修订写入叙述文本）"))
         elif args.command == "template":
             from ..registers.workbook import write_template
 

@@ -251,7 +251,8 @@ def _break_between_words(soup, element) -> None:
 
 
 def _figure_sources(page: str, draft: bool) -> str:
-    """Drafts show each figure's source (hover, and an appendix); the published report shows none of it."""
+    """Drafts show each figure's source (hover, and an appendix) and keep each paragraph's narrative file and line
+    (``data-anchor``, for the review round trip); the published report shows none of it."""
     soup = BeautifulSoup(page, "html.parser")
     marked = soup.select("[data-source]")
     if not draft:
@@ -260,6 +261,8 @@ def _figure_sources(page: str, draft: bool) -> str:
                 element.unwrap()
             else:
                 del element["data-source"]
+        for element in soup.select("[data-anchor]"):  # where each paragraph's words come from: the draft's only
+            del element["data-anchor"]
         return str(soup)
     items = []
     for n, element in enumerate(marked, 1):

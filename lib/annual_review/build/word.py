@@ -221,6 +221,92 @@ def _section(word, document: Mapping, *, landscape: bool) -> None:
     section.page_width, section.page_height = Mm(width), Mm(height)
 
 
+ANCHOR = "ar_"  # a bookmark on a paragraph from a narrative: ar_<file's hash>_<line>
+FIGURE = "arf_"  # a bookmark on a figure from data in a draft: arf_<n>, its source in the document's properties
+FIGURES_PROPERTY = "annual-review-figures"  # {bookmark: source} as JSON, a custom document property
+
+
+def anchor_name(where: str) -> str:
+    """The bookmark of a narrative block ``<year>/narrative/<name>.md:<line>``: letters, digits and _ only (as Word
+    and WPS keep bookmark names), and self-describing, so nothing else need survive a reviewer's edits."""
+    import hashlib
+
+    path, line = where.rsplit(":", 1)
+    return f"{ANCHOR}{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}_{int(line)}"
+
+
+class Marks:
+    """The review round trip's marks in a draft's Word version: a bookmark on each paragraph that came from a
+    narrative (its file and line) and on each figure from data (its source). Published reports carry none: their
+    HTML has no ``data-anchor`` and no figure sources."""
+
+    def __init__(self):
+        self.next_id, self.figures = 1, {}
+
+    def _bookmark(self, paragraph, name: str, first=None, last=None) -> None:
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+
+        start, end = OxmlElement("w:bookmarkStart"), OxmlElement("w:bookmarkEnd")
+        start.set(qn("w:id"), str(self.next_id))
+        start.set(qn("w:name"), name)
+        end.set(qn("w:id"), str(self.next_id))
+        self.next_id += 1
+        if first is None:  # the whole paragraph
+            properties = paragraph._p.pPr
+            (properties.addnext(start) if properties is not None else paragraph._p.insert(0, start))
+            paragraph._p.append(end)
+        else:
+            first._r.addprevious(start)
+            last._r.addnext(end)
+
+    def anchor(self, paragraph, element: Tag) -> None:
+        where = element.get("data-anchor")
+        if where and ":" in where:
+            self._bookmark(paragraph, anchor_name(where))
+
+    def fill(self, paragraph, element: Tag) -> None:
+        """The element's text as runs (as ``get_text(strip=True)`` reads it), each figure from data its own run."""
+        pending: list[str] = []
+        for piece in element.find_all(string=True):
+            text = piece.strip()
+            if not text:
+                continue
+            figure = piece.find_parent("span", class_="ar-fig")
+            if figure is not None and figure.get("id", "").startswith("fig-") and element in figure.parents:
+                if pending:
+                    paragraph.add_run("".join(pending))
+                    pending = []
+                run = paragraph.add_run(text)
+                name = f"{FIGURE}{figure['id'][4:]}"
+                self.figures[name] = figure.get("title", "").removeprefix("数据来源：")
+                self._bookmark(paragraph, name, run, run)
+            else:
+                pending.append(text)
+        if pending:
+            paragraph.add_run("".join(pending))
+
+    def save(self, word) -> None:
+        """The figures' sources as a custom document property (Word, WPS and LibreOffice keep it)."""
+        if not self.figures:
+            return
+        import json
+        from xml.sax.saxutils import escape
+
+        from docx.opc.packuri import PackURI
+        from docx.opc.part import Part
+
+        value = escape(json.dumps(self.figures, ensure_ascii=False))
+        xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties xmlns="http://schemas.openxmlformats'
+               '.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
+               'docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="'
+               f'{FIGURES_PROPERTY}"><vt:lpwstr>{value}</vt:lpwstr></property></Properties>')
+        part = Part(PackURI("/docProps/custom.xml"), "application/vnd.openxmlformats-officedocument.custom-properties+xml",
+                    xml.encode("utf-8"), word.part.package)
+        word.part.package.relate_to(part, "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+                                          "custom-properties")
+
+
 def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str = "", language: str = "zh-CN",
                built: dt.datetime | None = None) -> bytes:
     """The rendered report (its HTML) as an editable Word document, laid out as ``document`` says.
@@ -245,13 +331,16 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
     title_text = title.get_text(strip=True)
     word.add_paragraph(title_text, style="Title")
     main = soup.find("main")
+    marks = Marks()
     for element in main.find_all(["h2", "h3", "h4", "h5", "h6", "p", "figure", "li"]):
         if element.find_parent("figure") is not None:
             continue  # a table's note or a chart's caption: written with its figure
         if element.name.startswith("h"):
-            word.add_heading(element.get_text(strip=True), level=int(element.name[1]) - 1)
+            marks.anchor(word.add_heading(element.get_text(strip=True), level=int(element.name[1]) - 1), element)
         elif element.name in ("p", "li"):
-            word.add_paragraph(element.get_text(strip=True))
+            paragraph = word.add_paragraph()
+            marks.fill(paragraph, element)
+            marks.anchor(paragraph, element)
         elif "ar-table" in element.get("class", []):
             _table(word, element, document)
         elif element.find("img") is not None:
@@ -264,6 +353,7 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
         for line in footer.find_all("p"):
             word.add_paragraph(line.get_text(strip=True))
     properties_of(word, title_text, author, built, language)
+    marks.save(word)
     for part in (word.styles.element, word.element, *(s.footer._element for s in word.sections),
                  *(s.even_page_footer._element for s in word.sections)):
         in_schema_order(part)

@@ -409,9 +409,43 @@ def render_narrative(data_dir: str | Path, year: int, section: str, figures: Map
     text = read_narrative(path)
     from ..core.context import narrative_context
 
-    text = _mark_unfinished(text, path)
+    text = _mark_anchors(_mark_unfinished(text, path))
     markdown, register = _render(text, {**narrative_context(data_dir, year), **figures}, str(path), notes)
-    return _unfinished_class(provenance.spans(to_html(markdown), register))
+    where = f"{path.parent.parent.name}/{path.parent.name}/{path.name}"  # <year>/narrative/<name>.md, in the data folder
+    return _anchored(_unfinished_class(provenance.spans(to_html(markdown), register)), where)
+
+
+_ANCHOR, _ANCHOR_END = "\ue011", "\ue012"  # around the line a block starts on; becomes data-anchor="file:line"
+_OPENERS, _CLOSERS = ("{{", "{%", "{#"), ("}}", "%}", "#}")
+_LEAD = re.compile(r"(?:#{1,6}\s+|\d+[.、]\s+|[-*+]\s+)?")
+
+
+def _mark_anchors(text: str) -> str:
+    """Each block of the narrative (paragraph, heading, point) marked with the line it starts on, so the report's
+    paragraph says where its words come from: a draft's Word version keeps it as a bookmark, and
+    ``annual-review review`` takes a reviewer's comment or change back to that line."""
+    lines, depth, after_blank = text.splitlines(), 0, True
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        statement = stripped.startswith(("{%", "{#"))
+        if stripped and depth == 0 and not statement and (
+                after_blank or _HEADING.match(line) or POINT.match(line) or _LEAD.match(stripped).group()):
+            indent = len(line) - len(line.lstrip())
+            lead = _LEAD.match(line[indent:]).group()
+            lines[index] = f"{line[:indent + len(lead)]}{_ANCHOR}{index + 1}{_ANCHOR_END}{line[indent + len(lead):]}"
+        depth += sum(line.count(t) for t in _OPENERS) - sum(line.count(t) for t in _CLOSERS)
+        after_blank = not stripped or (statement and after_blank)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+def _anchored(markup: str, where: str) -> str:
+    """The marks of :func:`_mark_anchors` as a ``data-anchor`` on the block each starts (the render keeps them in a
+    draft only); a mark that fell anywhere else (a code block) is dropped."""
+    import html
+
+    markup = re.sub(rf'<(p|h\d|li)((?: [^>]*)?)>([^<]*?){_ANCHOR}(\d+){_ANCHOR_END}',
+                    lambda m: f'<{m[1]}{m[2]} data-anchor="{html.escape(where)}:{m[4]}">{m[3]}', markup)
+    return re.sub(rf"{_ANCHOR}\d+{_ANCHOR_END}", "", markup)
 
 
 _UNFINISHED = "\ue010"  # put before an unfinished paragraph; becomes class="ar-unfinished" on its block in the HTML
