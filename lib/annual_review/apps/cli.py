@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--draft", dest="draft", action="store_true",
                       help="a draft for review: a 征求意见稿 mark, and each figure from data showing its source")
     build.set_defaults(draft=False)
+    build.add_argument("--redline", action="store_true",
+                       help="with --draft: mark what changed since the previous draft in this output folder (struck "
+                            "and underlined words; tracked changes in the Word version), for the next round of review")
     build.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
                        help="a folder outside the project the config may take notebooks from (repeatable; by default "
                             "only the project's own)")
@@ -120,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--trust-folder", action="append", default=[], metavar="DIR",
                        help="a folder outside the project the config may take notebooks from (repeatable)")
 
+    diff = commands.add_parser("diff", help="what changed between two builds of a year: paragraphs, table rows and "
+                                            "figures, and why (notebook, narrative, register)")
+    diff.add_argument("old", help="the output folder of the earlier build, such as old-outputs/2020")
+    diff.add_argument("new", help="the output folder of the later build, such as outputs/2020")
+
     review = commands.add_parser("review", help="take reviewers' comments and tracked changes in copies of a draft's "
                                                 "Word version back to the narrative lines they belong to")
     review.add_argument("files", nargs="+", metavar="FILE.docx", help="reviewed copies of a draft built with --draft "
@@ -168,8 +176,11 @@ def _handle_signals() -> None:
 def _options(args):
     from ..build.plan import BuildOptions
 
+    if args.redline and not args.draft:
+        raise ConfigError("--redline marks a draft against the previous draft: it goes with --draft")
+
     return BuildOptions(jobs=args.jobs, force=args.force, allow_partial=args.allow_partial, formats=args.format,
-                        timeout=args.timeout, draft=args.draft, verbose=args.verbose)
+                        timeout=args.timeout, draft=args.draft, verbose=args.verbose, redline=args.redline)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"note: {note}")
                 rows = sum(len(t) for t in tables.values())
                 print(f"{args.data_dir}/{year}: OK — {len(tables)} tables, {rows} rows (数据检查通过)")
+        elif args.command == "diff":
+            from ..build.changes import diff
+
+            for line in diff(Path(args.old), Path(args.new)):
+                print(line)
         elif args.command == "review":
             from ..core.paths import available_years
             from .review import apply, narratives_of, read_remarks, report

@@ -89,7 +89,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 progress.report(SectionResult(each.section, "reused", "unchanged", key=each.key).line())
         render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), options.allow_partial,
                                      sorted(options.formats), "draft" if options.draft else "final",
-                                     manifest.library_fingerprint())
+                                     options.redline and options.draft, manifest.library_fingerprint())
         if (not any(p.runs for p in plans) and previous.render == render_key
                 and previous.intact(out, [FORMATS[f] for f in options.formats])):
             progress.close()

@@ -26,6 +26,7 @@ class BuildOptions:
     timeout: float | None = None  # seconds each section may run (default: the config's)
     draft: bool = False  # a draft: unfinished text and figures' sources shown, not refused
     verbose: bool = False  # a failed section's traceback in the error, not only in failed/<section>.log
+    redline: bool = False  # a draft marks what changed since the previous draft (<ins>/<del>, Word's tracked changes)
     log: Callable[[str], None] = print
 
     @property

@@ -74,6 +74,8 @@ def publish(p: Publication) -> Path:
                                        "(--allow-partial writes one that marks the failed sections).")
         log(summary)
     job = render_job(p.outline, year, p.data_dir, sections, plans, results, out.parent / ".cache", options.draft, formats)
+    if options.redline and options.draft:
+        job.previous = _previous_draft(out, log)
     from .render import section_notes
 
     for section_id, executed in job.executed.items():
@@ -112,6 +114,7 @@ class RenderJob:
     cache_dir: Path | None = None  # where the font subset is kept between builds, if this machine has one
     base: Path | None = None  # the project folder the PDF may take files from
     built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
+    previous: str | None = None  # the previous draft's HTML, to mark what changed since (a redline)
 
 
 def render_job(outline, year, data_dir, sections: Path, plans, results, cache_dir: Path, draft: bool, formats) -> RenderJob:
@@ -156,6 +159,10 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
     with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
         report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
                                     failed=failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
+        if job.previous is not None:
+            from .changes import redline
+
+            report_html = redline(job.previous, report_html)
         published = {FORMATS["html"]: report_html.encode("utf-8")}
         if "pdf" in job.formats:
             from .pdf import pdf_bytes
@@ -309,3 +316,12 @@ def _write_logs(folder: Path, failures: list[SectionResult]) -> dict[str, Path]:
 
 def _indent(text: str) -> str:
     return "\n".join("      " + line for line in text.rstrip().splitlines())
+
+
+def _previous_draft(out: Path, log) -> str | None:
+    """The HTML of the last draft built into ``out``, to mark what changed since; None (and said) when there is none."""
+    report = out / REPORT_FILE
+    if report.is_file() and manifest.BuildRecord.load(out).mode == "draft":
+        return report.read_text(encoding="utf-8")
+    log(f"note: --redline: no earlier draft in {out} to compare with; this draft marks no change")
+    return None

@@ -240,8 +240,26 @@ class Marks:
     narrative (its file and line) and on each figure from data (its source). Published reports carry none: their
     HTML has no ``data-anchor`` and no figure sources."""
 
-    def __init__(self):
+    def __init__(self, when: dt.datetime | None = None):
         self.next_id, self.figures = 1, {}
+        self.when = (when or dt.datetime.now().astimezone()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _tracked(self, paragraph, kind: str, text: str) -> None:
+        """A redline's mark as Word's tracked change: ``ins`` or ``del``, by "修订标记" at the build's time."""
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+
+        run = paragraph.add_run(text)._r
+        if kind == "del":
+            for t in run.findall(qn("w:t")):
+                t.tag = qn("w:delText")
+        change = OxmlElement(f"w:{kind}")
+        change.set(qn("w:id"), str(self.next_id))
+        change.set(qn("w:author"), "修订标记")
+        change.set(qn("w:date"), self.when)
+        self.next_id += 1
+        run.addprevious(change)
+        change.append(run)
 
     def _bookmark(self, paragraph, name: str, first=None, last=None) -> None:
         from docx.oxml import OxmlElement
@@ -273,7 +291,13 @@ class Marks:
             if not text:
                 continue
             figure = piece.find_parent("span", class_="ar-fig")
-            if figure is not None and figure.get("id", "").startswith("fig-") and element in figure.parents:
+            change = piece.find_parent(["ins", "del"])
+            if change is not None and element in change.parents:  # a redline's mark: a tracked change
+                if pending:
+                    paragraph.add_run("".join(pending))
+                    pending = []
+                self._tracked(paragraph, change.name, text)
+            elif figure is not None and figure.get("id", "").startswith("fig-") and element in figure.parents:
                 if pending:
                     paragraph.add_run("".join(pending))
                     pending = []
@@ -331,7 +355,7 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
     title_text = title.get_text(strip=True)
     word.add_paragraph(title_text, style="Title")
     main = soup.find("main")
-    marks = Marks()
+    marks = Marks(built)
     for element in main.find_all(["h2", "h3", "h4", "h5", "h6", "p", "figure", "li"]):
         if element.find_parent("figure") is not None:
             continue  # a table's note or a chart's caption: written with its figure
