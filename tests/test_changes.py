@@ -23,7 +23,7 @@ def drafts(tmp_path_factory) -> dict:
     shutil.copytree(NOTEBOOKS, root / "notebooks")
     copy_2020_data(root / "data")
     shutil.copy(CONFIG, root / "report.yml")
-    first = run_cli("build", "--year", "2020", "--draft", "--format", "html,docx", cwd=root)
+    first = run_cli("build", "--year", "2020", "--draft", "--format", "html,pdf,docx", cwd=root)
     assert first.returncode == 0, first.stderr
     old = root / "old-2020"
     shutil.copytree(root / "outputs" / "2020", old)
@@ -70,7 +70,9 @@ def test_two_builds_alike_have_no_change(drafts):
 def test_the_redline_draft_marks_the_changes_in_html(drafts):
     page = (drafts["new"] / "report.html").read_text(encoding="utf-8")
     assert re.search(r"我局<del>积极</del><ins>认真</ins>做好相关工作", page)
-    assert re.search(r"累计出动<span[^>]*><del>150</del><ins>160</ins>多</span>人次", page)  # the figure keeps its source
+    # The figure keeps its source and its number in the sources appendix.
+    assert re.search(r'累计出动<span[^>]*><del>150</del><ins>160</ins>多</span><sup class="ar-fig-ref"><a [^>]*>\d+</a></sup>人次',
+                     page)
     assert "与上一稿相比，2 处段落有变化" in page  # the opening sentence and the tutoring paragraph
     assert page.count("<del>") == 2 and page.count("<ins>") == 2  # tables are compared by `diff`, not redlined
 
@@ -86,6 +88,21 @@ def test_the_redline_word_version_has_tracked_changes_libreoffice_shows(drafts, 
     regions = re.findall(r"<text:changed-region.*?</text:changed-region>", content, flags=re.S)
     assert sum("text:deletion" in r for r in regions) == 2 and sum("text:insertion" in r for r in regions) == 2
     assert "积极" in "".join(r for r in regions if "text:deletion" in r)
+
+
+def test_the_draft_mark_is_on_every_page_of_the_pdf_and_word_and_its_appendix_is_compact(drafts):
+    pdf = drafts["old"] / "report.pdf"
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout)[1])
+    texts = [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"], capture_output=True,
+                            text=True).stdout for n in range(1, pages + 1)]
+    assert all(text.lstrip().startswith("征求意见稿") for text in texts)  # the header of every page
+    appendix = [n for n, text in enumerate(texts) if "附：数据来源" in text][0]
+    assert pages - appendix <= 3  # the sources in a compact table, not seven pages at body leading
+    package = zipfile.ZipFile(drafts["old"] / "report.docx")
+    headers = [name for name in package.namelist() if re.fullmatch(r"word/header\d+\.xml", name)]
+    assert len(headers) == 2 and all("征求意见稿" in package.read(h).decode("utf-8") for h in headers)  # odd, even
+    document = package.read("word/document.xml").decode("utf-8")
+    assert re.search(r'<w:vertAlign w:val="superscript"/></w:rPr><w:t>\d+</w:t>', document)  # figures numbered
 
 
 def test_redline_goes_with_draft(drafts):

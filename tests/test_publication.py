@@ -251,12 +251,19 @@ def test_a_draft_has_the_mark_and_a_source_for_every_figure(draft):
     for figure in FIGURES:  # every one of the seed's figures sits in a marked figure
         number = re.search(r"\d+", figure).group()
         assert any(number in t for t in shown), figure
-    assert "附：数据来源（征求意见稿）" in draft and draft.count('<li id="src-') == len(figures) + draft.count('<td class="ar-num ar-fig"') + draft.count('<td class="ar-change ar-fig"')
+    sourced = len(figures) + draft.count('<td class="ar-num ar-fig"') + draft.count('<td class="ar-change ar-fig"')
+    assert "附：数据来源（征求意见稿）" in draft and draft.count('<tr id="src-') == sourced
+    # Each figure numbered, its number a superscript linking to its row of the appendix, which links back.
+    for n in range(1, sourced + 1):
+        assert f'<a aria-label="数据来源{n}" href="#src-{n}">{n}</a></sup>' in draft
+        assert f'<tr id="src-{n}"><td><a href="#fig-{n}">{n}</a></td>' in draft
 
 
 def test_table_cells_carry_their_rows_in_a_draft(draft):
+    # …and the column: four cells of one row of 校外培训 no longer read alike.
     assert re.search(r'<td class="ar-num ar-fig" id="fig-\d+" title="数据来源：学前教育资助发放登记 2020，按资助对象类别分组'
-                     r'（贫困家庭的幼儿），共24行">1232</td>', draft)
+                     r'（贫困家庭的幼儿），共24行，列：资助人次">1232<sup', draft)
+    assert re.search(r'title="数据来源：校外培训机构常态化治理行动登记 2020，按组织层级分组（区级），共3行，列：出动人次">', draft)
 
 
 # --- 7. on a phone ----------------------------------------------------------------------------------

@@ -178,6 +178,8 @@ def _segments(paragraph) -> tuple[list, list[str], list]:
             marks.append(("start" if node.tag == _q("commentRangeStart") else "end", node.get(_q("id")), offset))
         elif node.tag in (_q("t"), _q("delText"), _q("tab"), _q("br")):
             text = node.text or "" if node.tag in (_q("t"), _q("delText")) else ("\t" if node.tag == _q("tab") else "\n")
+            if _figure_number(node, text):
+                continue
             change = next((a for a in node.iterancestors() if a.tag in (_q("ins"), _q("del"))), None)
             status = "normal" if change is None else ("ins" if change.tag == _q("ins") else "del")
             author = change.get(_q("author"), "") if change is not None else ""
@@ -186,6 +188,13 @@ def _segments(paragraph) -> tuple[list, list[str], list]:
             if status != "ins":
                 offset += len(text)
     return segments, names, marks
+
+
+def _figure_number(node, text: str) -> bool:
+    """A draft's figure number (a superscript of digits after a figure): not the reviewer's words."""
+    run = node.getparent()
+    align = run.find(f"{_q('rPr')}/{_q('vertAlign')}") if run is not None else None
+    return text.isdigit() and align is not None and align.get(_q("val")) == "superscript"
 
 
 def _changes(segments: list, old: str, figures: dict) -> list[Remark]:

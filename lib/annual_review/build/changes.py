@@ -60,10 +60,15 @@ def figures(page: str) -> dict[tuple[str, int], str]:
     return found
 
 
+def _plain(element: Tag) -> str:
+    return "".join(s.strip() for s in element.find_all(string=True) if s.find_parent(class_="ar-fig-ref") is None)
+
+
 def _as_it_stands(page: str) -> BeautifulSoup:
-    """A page as a reader of its text takes it: a redlined draft without what it marks as removed."""
+    """A page as a reader of its text takes it: a redlined draft without what it marks as removed, a draft without
+    its figures' numbers."""
     soup = BeautifulSoup(page, "html.parser")
-    for mark in soup.select("del, .ar-removed, .ar-redline-note"):
+    for mark in soup.select("del, .ar-removed, .ar-redline-note, .ar-fig-ref"):  # (a draft's figure numbers move)
         mark.decompose()
     for mark in soup.find_all("ins"):
         mark.unwrap()
@@ -183,7 +188,7 @@ def redline(old_page: str, new_page: str) -> str:
         elements = [e for e in section.find_all(["h2", "h3", "h4", "h5", "h6", "p", "li"])
                     if e.find_parent("section", attrs={"data-section": True}) is section
                     and e.find_parent(["figure", "li", "td", "th"]) is None and e.get_text("", strip=True)]
-        texts = [e.get_text("", strip=True) for e in elements]
+        texts = [_plain(e) for e in elements]
         previous = [t for t in old.get(section["data-section"], []) if " | " not in t]
         matcher = difflib.SequenceMatcher(None, previous, texts, autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -212,7 +217,7 @@ def redline(old_page: str, new_page: str) -> str:
 def _mark(soup, element: Tag, before: str) -> None:
     """``element``'s text marked against ``before``: removed words in ``<del>`` and added ones in ``<ins>``, each
     placed inside the node it falls in, so a figure keeps its mark (and its source) around its new value."""
-    strings = [s for s in element.find_all(string=True) if s.strip()]
+    strings = [s for s in element.find_all(string=True) if s.strip() and s.find_parent(class_="ar-fig-ref") is None]
     after = "".join(s.strip() for s in strings)
     pieces, at = [], 0
     for kind, removed, added in edits(before, after):

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import nbformat
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from ..core.config import ReportConfig, Section, heading_number
 from ..notebook.elements import MARKER, NOTE
@@ -250,6 +250,16 @@ def _break_between_words(soup, element) -> None:
         text.extract()
 
 
+def _column(cell: Tag) -> str:
+    """The header of the column a table cell is in (its table's first row), as the reader sees it."""
+    row, table = cell.find_parent("tr"), cell.find_parent("table")
+    if row is None or table is None or table.find("tr") is None:
+        return ""
+    index = row.find_all(["td", "th"], recursive=False).index(cell)
+    headers = table.find("tr").find_all(["th", "td"], recursive=False)
+    return headers[index].get_text("", strip=True) if index < len(headers) and table.find("tr") is not row else ""
+
+
 def _figure_sources(page: str, draft: bool) -> str:
     """Drafts show each figure's source (hover, and an appendix) and keep each paragraph's narrative file and line
     (``data-anchor``, for the review round trip); the published report shows none of it."""
@@ -267,26 +277,46 @@ def _figure_sources(page: str, draft: bool) -> str:
     items = []
     for n, element in enumerate(marked, 1):
         source = element["data-source"]
+        column = _column(element) if element.name == "td" else ""
+        if column:  # a table cell: which column of its rows it is
+            source = f"{source}，列：{column}"
         element["title"] = f"数据来源：{source}"
         element["id"] = f"fig-{n}"
         del element["data-source"]
         if "ar-fig" not in element.get("class", []):
             element["class"] = [*element.get("class", []), "ar-fig"]
-        section = element.find_parent("section", attrs={"data-section": True})
-        items.append((n, element.get_text(" ", strip=True), source, section["data-section"] if section else ""))
+        items.append((n, element.get_text(" ", strip=True), source))
+        # Its number, a small superscript linking to its entry in the appendix (in the PDF and Word versions too).
+        ref = soup.new_tag("sup", attrs={"class": "ar-fig-ref"})
+        link = soup.new_tag("a", href=f"#src-{n}", attrs={"aria-label": f"数据来源{n}"})
+        link.string = str(n)
+        ref.append(link)
+        element.append(ref) if element.name in ("td", "th") else element.insert_after(ref)
     appendix = soup.new_tag("section", attrs={"class": "ar-sources", "aria-label": "数据来源"})
     heading = soup.new_tag("h2")
     heading.string = "附：数据来源（征求意见稿）"
     appendix.append(heading)
-    listing = soup.new_tag("ol")
-    for n, text, source, section in items:
-        item = soup.new_tag("li", attrs={"id": f"src-{n}"})
+    table = soup.new_tag("table", attrs={"class": "ar-sources-table"})
+    head = soup.new_tag("thead")
+    row = soup.new_tag("tr")
+    for label in ("序号", "数字", "来源（登记表 年度，筛选，汇总，计入行数）"):
+        cell = soup.new_tag("th", scope="col")
+        cell.string = label
+        row.append(cell)
+    head.append(row)
+    table.append(head)
+    body = soup.new_tag("tbody")
+    for n, text, source in items:
+        row = soup.new_tag("tr", id=f"src-{n}")
+        number, figure, where = soup.new_tag("td"), soup.new_tag("td"), soup.new_tag("td")
         link = soup.new_tag("a", href=f"#fig-{n}")
-        link.string = text
-        item.append(link)
-        item.append(f"：{source}")
-        listing.append(item)
-    appendix.append(listing)
+        link.string = str(n)
+        number.append(link)
+        figure.string, where.string = text, source
+        row.extend([number, figure, where])
+        body.append(row)
+    table.append(body)
+    appendix.append(table)
     main = soup.find("main")
     if main is not None:
         main.append(appendix)

@@ -28,7 +28,7 @@ from bs4 import BeautifulSoup, Tag
 
 from .page import grid, page_name, page_size, text_block
 from .word_styles import (CAPTION, PADDING, PAGE_NUMBER_PT, PICTURE, TABLE_PT, TABLE_TEXT, UNIT, font_table,
-                          in_schema_order, length, properties_of, set_styles, settings)
+                          in_schema_order, length, properties_of, role_font_name, set_styles, settings)
 
 def _page(word, document: Mapping) -> None:
     """Page size, margins and the document grid from the config; page numbers at the outside edge."""
@@ -116,7 +116,7 @@ def _table(word, figure: Tag, document: Mapping) -> None:
 
     rows = figure.find_all("tr")
     cells = [[c for c in row.find_all(["th", "td"])] for row in rows]
-    texts = [[c.get_text(strip=True) for c in row] for row in cells]
+    texts = [[plain_text(c) for c in row] for row in cells]
     portrait, landscape = text_block(document)[0], text_block({**document, "page": f"{page_name(document)} landscape"})[0]
     least = sum(_least(cells))
     turned = least > portrait and landscape > portrait
@@ -150,6 +150,9 @@ def _table(word, figure: Tag, document: Mapping) -> None:
                 paragraph.add_run(unit.group())
             else:
                 paragraph.add_run(text)
+            ref = tag.select_one(".ar-fig-ref")
+            if ref is not None:  # a draft's figure: its number in the sources appendix
+                paragraph.add_run(ref.get_text(strip=True)).font.superscript = True
             if tag.name == "th" or total:
                 for run in paragraph.runs:
                     run.bold = True
@@ -219,6 +222,40 @@ def _section(word, document: Mapping, *, landscape: bool) -> None:
     width, height = page_size({**document, "page": f"{page_name(document)} landscape"} if landscape else document)
     section.orientation = WD_ORIENT.LANDSCAPE if width > height else WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = Mm(width), Mm(height)
+
+
+def plain_text(tag: Tag) -> str:
+    """A cell's or paragraph's text as the reader reads it (``get_text(strip=True)``), without a draft's figure
+    numbers."""
+    return "".join(s.strip() for s in tag.find_all(string=True) if s.find_parent(class_="ar-fig-ref") is None)
+
+
+def _draft_header(word, document: Mapping) -> None:
+    """征求意见稿 at the top of every page (odd and even), in red, as the PDF's page header says it."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt, RGBColor
+
+    for section in word.sections:
+        for header in (section.header, section.even_page_header):
+            paragraph = header.paragraphs[0]
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run = paragraph.add_run("征求意见稿")
+            run.font.size, run.font.color.rgb = Pt(10.5), RGBColor(0xBB, 0, 0)
+            run.font.name = role_font_name(document, "heading1")
+
+
+def _sources_table(word, table: Tag) -> None:
+    """A draft's sources appendix as a compact Word table in the tables' style."""
+    rows = [[c.get_text(" ", strip=True) for c in row.find_all(["th", "td"])] for row in table.find_all("tr")]
+    if not rows:
+        return
+    grid = word.add_table(rows=len(rows), cols=max(len(r) for r in rows), style="Table Grid")
+    for i, row in enumerate(rows):
+        for j, text in enumerate(row):
+            paragraph = grid.cell(i, j).paragraphs[0]
+            paragraph.style = word.styles[TABLE_TEXT]
+            run = paragraph.add_run(text)
+            run.bold = i == 0
 
 
 ANCHOR = "ar_"  # a bookmark on a paragraph from a narrative: ar_<file's hash>_<line>
@@ -292,7 +329,12 @@ class Marks:
                 continue
             figure = piece.find_parent("span", class_="ar-fig")
             change = piece.find_parent(["ins", "del"])
-            if change is not None and element in change.parents:  # a redline's mark: a tracked change
+            if piece.find_parent(class_="ar-fig-ref") is not None:  # a draft's figure number: superscript
+                if pending:
+                    paragraph.add_run("".join(pending))
+                    pending = []
+                paragraph.add_run(text).font.superscript = True
+            elif change is not None and element in change.parents:  # a redline's mark: a tracked change
                 if pending:
                     paragraph.add_run("".join(pending))
                     pending = []
@@ -351,14 +393,19 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
     mark = soup.find(class_="ar-draft-mark")
     if mark:
         word.add_paragraph(mark.get_text(strip=True), style=CAPTION)
+        _draft_header(word, document)
     title = soup.find("h1")
     title_text = title.get_text(strip=True)
     word.add_paragraph(title_text, style="Title")
     main = soup.find("main")
     marks = Marks(built)
-    for element in main.find_all(["h2", "h3", "h4", "h5", "h6", "p", "figure", "li"]):
+    for element in main.find_all(["h2", "h3", "h4", "h5", "h6", "p", "figure", "li", "table"]):
         if element.find_parent("figure") is not None:
             continue  # a table's note or a chart's caption: written with its figure
+        if element.name == "table":
+            if "ar-sources-table" in (element.get("class") or []):
+                _sources_table(word, element)
+            continue
         if element.name.startswith("h"):
             marks.anchor(word.add_heading(element.get_text(strip=True), level=int(element.name[1]) - 1), element)
         elif element.name in ("p", "li"):
