@@ -251,7 +251,11 @@ def test_a_draft_has_the_mark_and_a_source_for_every_figure(draft):
     for figure in FIGURES:  # every one of the seed's figures sits in a marked figure
         number = re.search(r"\d+", figure).group()
         assert any(number in t for t in shown), figure
-    sourced = len(figures) + draft.count('<td class="ar-num ar-fig"') + draft.count('<td class="ar-change ar-fig"')
+    sourced = (len(figures) + draft.count('<td class="ar-num ar-fig"') + draft.count('<td class="ar-change ar-fig"')
+               + draft.count('<figure class="ar-chart ar-fig"'))
+    # A chart names its register, year, filter and the rows it counts, as a figure does.
+    assert '<td>图：2020年学前教育资助人次（分学期）</td><td>学前教育资助发放登记 2020，资助人次，共48行</td>' in draft
+    assert '<td>图：2020年批准的民办学校筹设、设立</td><td>民办学校行政许可决定登记 2020，决定为批准，批准数量，共29行</td>' in draft
     assert "附：数据来源（征求意见稿）" in draft and draft.count('<tr id="src-') == sourced
     # Each figure numbered, its number a superscript linking to its row of the appendix, which links back.
     for n in range(1, sourced + 1):

@@ -8,6 +8,8 @@ filled in too (which is what made a reader count them as data before).
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 
@@ -254,3 +256,22 @@ def test_an_empty_optional_cell_is_shown_empty_and_no_figure_as_a_dash():
     figures = pd.DataFrame({"项目": ["承诺书", "通知书"], "数量": [float("nan"), 0.0]})
     markup = table_html(figures, caption="数量")
     assert '<td class="ar-num">—</td>' in markup and '<td class="ar-num">0</td>' in markup
+
+
+def test_a_year_that_kept_no_figure_is_attributed_to_no_register():
+    """Issue #22: in a comparison table the "—" of a year without the figure has no source (it once borrowed the
+    row's, this year's register)."""
+    from annual_review.core import provenance
+    from annual_review.notebook.elements import comparison_table, table_html
+
+    loans = provenance.figure(424, "生源地信用助学贷款办理登记 2021，共424行")
+    aid = provenance.figure(2618, "学前教育资助发放登记 2021，资助人次合计，共48行")
+    table = comparison_table([("助学贷款办理人数", "人", loans, None),
+                              ("学前教育资助人次", "人次", aid, provenance.figure(2500, "学前教育资助发放登记 2020，共45行"))],
+                             2021)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table_html(table, caption="主要指标"))[1:]
+    cells = re.findall(r"<td[^>]*>.*?</td>", rows[0])
+    assert 'data-source="生源地信用助学贷款办理登记 2021，共424行">424</td>' in cells[1]
+    assert cells[2].endswith(">—</td>") and "data-source" not in cells[2]  # 2020: no figure, no register
+    assert cells[3].endswith(">—</td>") and "data-source" not in cells[3]  # nor the change it cannot show
+    assert 'data-source="学前教育资助发放登记 2020，共45行">2500</td>' in rows[1]

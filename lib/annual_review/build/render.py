@@ -285,13 +285,15 @@ def _figure_sources(page: str, draft: bool) -> str:
         del element["data-source"]
         if "ar-fig" not in element.get("class", []):
             element["class"] = [*element.get("class", []), "ar-fig"]
-        items.append((n, element.get_text(" ", strip=True), source))
+        picture = element.find("img") if element.name == "figure" else None
+        shown = ("图：" + picture.get("alt", "").split("。")[0]) if picture is not None else element.get_text(" ", strip=True)
+        items.append((n, shown, source))
         # Its number, a small superscript linking to its entry in the appendix (in the PDF and Word versions too).
         ref = soup.new_tag("sup", attrs={"class": "ar-fig-ref"})
         link = soup.new_tag("a", href=f"#src-{n}", attrs={"aria-label": f"数据来源{n}"})
         link.string = str(n)
         ref.append(link)
-        element.append(ref) if element.name in ("td", "th") else element.insert_after(ref)
+        element.append(ref) if element.name in ("td", "th", "figure") else element.insert_after(ref)
     appendix = soup.new_tag("section", attrs={"class": "ar-sources", "aria-label": "数据来源"})
     heading = soup.new_tag("h2")
     heading.string = "附：数据来源（征求意见稿）"

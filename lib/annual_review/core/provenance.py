@@ -19,6 +19,7 @@ from collections.abc import Mapping
 SOURCE = "ar_source"  # DataFrame.attrs key: {"title": …, "year": …, "filters": [...]}
 ROW_SOURCES = "ar_row_sources"  # DataFrame.attrs key: a source per row (tallies: the rows each group counted)
 CELL_SOURCES = "ar_cell_sources"  # DataFrame.attrs key: {(row, column): source} (comparison tables)
+ROWS = "ar_rows"  # DataFrame.attrs key: the register rows a tally counted (its charts say so)
 ROW_UNITS = "ar_row_units"  # DataFrame.attrs key: the unit of each row's figures (comparison tables)
 # Narrative markup: the figure's text between private-use marks, with the index of its source.
 _OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"

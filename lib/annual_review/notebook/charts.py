@@ -17,6 +17,7 @@ import warnings
 
 import pandas as pd
 
+from ..core import provenance
 from ..core.exceptions import ChartError
 from ..core.fonts import PROBE_TEXT, require_cjk_font
 
@@ -137,6 +138,8 @@ def bar_chart(
         fig.text(0.01, 0.005, f"数据来源：{source}", fontsize=7.5, color="#555555", va="bottom")
         fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
     fig.alt = _describe(wide, title, unit)
+    # Where its bars come from (register, year, filter, rows counted): a draft lists it with the figures' sources.
+    fig.provenance = provenance.describe(table, value_label, int(table.attrs.get(provenance.ROWS, len(table))))
     plt.close(fig)  # the caller shows it; keep pyplot's global state clean
     return fig
 
@@ -205,6 +208,7 @@ def trend_chart(
         fig.text(0.01, 0.005, f"数据来源：{source}", fontsize=7.5, color="#555555", va="bottom")
         fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
     fig.alt = f"{title}。" + "；".join(described) + "。"
+    fig.provenance = provenance.describe(history, "、".join(names), len(history))
     fig.wide = True  # small multiples: shown at a legible width on a phone, scrolled sideways
     plt.close(fig)
     return fig

@@ -152,7 +152,7 @@ def show_chart(fig, *, alt: str | None = None, caption: str | None = None) -> No
         {"image/png": png, "text/plain": alt},
         "chart",
         {"image/png": {"alt": alt}, "caption": caption or "", "texts": texts, "layout": layout,
-         "wide": bool(getattr(fig, "wide", False))},
+         "wide": bool(getattr(fig, "wide", False)), "source": getattr(fig, "provenance", "") or ""},
     )
 
 
@@ -188,7 +188,8 @@ def comparison_table(rows, year: int, *, label: str | None = None, labels: Mappi
             record[last_column] = before  # None: the year kept no such figure, shown "—"
             record[change_column] = change(now, before, unit, lead="") or "—"
             sources[(i, last_column)] = getattr(before, "source", "")
-            sources[(i, change_column)] = "；".join(provenance.sources_of(now, before))
+            # No figure last year: "—" in both columns, and neither is this year's register's to source.
+            sources[(i, change_column)] = "；".join(provenance.sources_of(now, before)) if before is not None else ""
         records.append(record)
     table = pd.DataFrame.from_records(records)
     table.attrs[provenance.CELL_SOURCES] = {k: v for k, v in sources.items() if v}

@@ -51,6 +51,7 @@ def tally(
         labels = source.get("labels", {})
         grouping = "按" + "、".join(labels.get(b, b) for b in by) + "分组"
         result.attrs[provenance.SOURCE] = source
+        result.attrs[provenance.ROWS] = int(len(rows))
         result.attrs[provenance.ROW_SOURCES] = [
             provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n))
             for key, n in sizes.items()
