@@ -245,6 +245,7 @@ def test_a_draft_has_the_mark_and_a_source_for_every_figure(draft):
         "近70万": "学前教育资助发放登记 2020，资助金额合计，共48行",
         "424": "生源地信用助学贷款办理登记 2020，共424行",
         "150多": "校外培训机构常态化治理行动登记 2020，出动人次合计，共27行",
+        "1至10月": "校外培训机构常态化治理行动登记 2020，行动日期所在月份，共27行",  # the months are data too
     }
     for text, source in expected.items():
         assert any(text in t and source in shown[t] for t in shown), (text, source)

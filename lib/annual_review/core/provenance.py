@@ -56,6 +56,14 @@ class SourcedText(str):
         return text
 
 
+class SourcedList(list):
+    """Values from data (the months a register has entries in) that know where they come from."""
+
+    def __init__(self, values=(), source: str = ""):
+        super().__init__(values)
+        self.source = source
+
+
 def figure(value, source: str):
     """``value`` as a :class:`Figure` (or :class:`FigureFloat`) saying ``source``; None stays None."""
     if value is None:

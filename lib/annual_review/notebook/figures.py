@@ -165,8 +165,11 @@ def month_labels(dates: pd.Series) -> pd.Categorical:
 
 
 def months_of(table: pd.DataFrame, column: str) -> list[int]:
-    """The calendar months in which a date column has entries, in order."""
-    return sorted(table[column].dropna().dt.month.unique().tolist())
+    """The calendar months in which a date column has entries, in order (saying which register they are from, so
+    a draft sources "1至10月" as it does a figure)."""
+    months = sorted(table[column].dropna().dt.month.unique().tolist())
+    label = provenance.table_source(table).get("labels", {}).get(column, column)
+    return provenance.SourcedList(months, provenance.describe(table, f"{label}所在月份", len(table)))
 
 
 def headline(
