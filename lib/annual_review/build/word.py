@@ -152,7 +152,7 @@ def _table(word, figure: Tag, document: Mapping) -> None:
                 paragraph.add_run(text)
             ref = tag.select_one(".ar-fig-ref")
             if ref is not None:  # a draft's figure: its number in the sources appendix
-                paragraph.add_run(ref.get_text(strip=True)).font.superscript = True
+                figure_number(paragraph, ref.get_text(strip=True))
             if tag.name == "th" or total:
                 for run in paragraph.runs:
                     run.bold = True
@@ -244,7 +244,20 @@ def _draft_header(word, document: Mapping) -> None:
             run.font.name = role_font_name(document, "heading1")
 
 
-def _sources_table(word, table: Tag) -> None:
+def figure_number(paragraph, number: str) -> None:
+    """A draft's figure number: a superscript linking to its row of the sources appendix (bookmark src_<n>)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    run = paragraph.add_run(number)
+    run.font.superscript = True
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("w:anchor"), f"src_{number}")
+    run._r.addprevious(link)
+    link.append(run._r)
+
+
+def _sources_table(word, table: Tag, marks: "Marks") -> None:
     """A draft's sources appendix as a compact Word table in the tables' style."""
     rows = [[c.get_text(" ", strip=True) for c in row.find_all(["th", "td"])] for row in table.find_all("tr")]
     if not rows:
@@ -256,6 +269,8 @@ def _sources_table(word, table: Tag) -> None:
             paragraph.style = word.styles[TABLE_TEXT]
             run = paragraph.add_run(text)
             run.bold = i == 0
+            if i and j == 0 and text.isdigit():  # where each figure's number links to
+                marks.bookmark(paragraph, f"src_{text}")
 
 
 ANCHOR = "ar_"  # a bookmark on a paragraph from a narrative: ar_<file's hash>_<line>
@@ -298,7 +313,7 @@ class Marks:
         run.addprevious(change)
         change.append(run)
 
-    def _bookmark(self, paragraph, name: str, first=None, last=None) -> None:
+    def bookmark(self, paragraph, name: str, first=None, last=None) -> None:
         from docx.oxml import OxmlElement
         from docx.oxml.ns import qn
 
@@ -318,7 +333,7 @@ class Marks:
     def anchor(self, paragraph, element: Tag) -> None:
         where = element.get("data-anchor")
         if where and ":" in where:
-            self._bookmark(paragraph, anchor_name(where))
+            self.bookmark(paragraph, anchor_name(where))
 
     def fill(self, paragraph, element: Tag) -> None:
         """The element's text as runs (as ``get_text(strip=True)`` reads it), each figure from data its own run."""
@@ -333,7 +348,7 @@ class Marks:
                 if pending:
                     paragraph.add_run("".join(pending))
                     pending = []
-                paragraph.add_run(text).font.superscript = True
+                figure_number(paragraph, text)
             elif change is not None and element in change.parents:  # a redline's mark: a tracked change
                 if pending:
                     paragraph.add_run("".join(pending))
@@ -346,7 +361,7 @@ class Marks:
                 run = paragraph.add_run(text)
                 name = f"{FIGURE}{figure['id'][4:]}"
                 self.figures[name] = figure.get("title", "").removeprefix("数据来源：")
-                self._bookmark(paragraph, name, run, run)
+                self.bookmark(paragraph, name, run, run)
             else:
                 pending.append(text)
         if pending:
@@ -404,7 +419,7 @@ def docx_bytes(report_html: str, document: Mapping | None = None, *, author: str
             continue  # a table's note or a chart's caption: written with its figure
         if element.name == "table":
             if "ar-sources-table" in (element.get("class") or []):
-                _sources_table(word, element)
+                _sources_table(word, element, marks)
             continue
         if element.name.startswith("h"):
             marks.anchor(word.add_heading(element.get_text(strip=True), level=int(element.name[1]) - 1), element)
