@@ -105,7 +105,7 @@ def test_the_draft_mark_is_on_every_page_of_the_pdf_and_word_and_its_appendix_is
     assert re.search(r'<w:vertAlign w:val="superscript"/></w:rPr><w:t>\d+</w:t>', document)  # figures numbered
     links = set(re.findall(r'<w:hyperlink w:anchor="(src_\d+)">', document))
     targets = set(re.findall(r'<w:bookmarkStart w:id="\d+" w:name="(src_\d+)"/>', document))
-    assert links and links == targets  # each number links to its row of the appendix
+    assert links and links <= targets  # each number links to its row of the appendix
 
 
 def test_redline_goes_with_draft(drafts):
