@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.files import write_atomic
-from ..core.outputs import FORMAT_LABELS, FORMATS, INDEX, REPORT_FILE
+from ..core.outputs import DATA_FILES, FORMAT_LABELS, FORMATS, INDEX, REPORT_FILE
 from ..core.web import CONTENT_SECURITY_POLICY
 from . import manifest
 
@@ -50,8 +50,8 @@ def index_page(title: str, tables: list[Table], *, intro: str = "", lang: str = 
 def report_links(folder: Path, record: manifest.BuildRecord, href: str) -> tuple:
     """(label, href) of each file of a year's last build, as its record lists them and as they are on disk."""
     written = record.outputs
-    return tuple((FORMAT_LABELS[fmt], f"{href}/{name}") for fmt, name in FORMATS.items()
-                 if name in written and (folder / name).is_file())
+    files = [(FORMAT_LABELS[fmt], name) for fmt, name in FORMATS.items()] + [(l, n) for n, l in DATA_FILES.items()]
+    return tuple((label, f"{href}/{name}") for label, name in files if name in written and (folder / name).is_file())
 
 
 def write_index(output_dir: Path, config) -> Path | None:

@@ -226,6 +226,8 @@ def scan_published(files: dict[str, bytes]) -> list[Finding]:
     for name, data in files.items():
         if name.endswith(".html"):
             found += scan_html(data.decode("utf-8"), name)
+        elif name.endswith((".csv", ".json")):  # the figures as data, each line as published
+            found += scan_lines(data.decode("utf-8-sig"), name)
     seen = {(f.kind, f.text) for f in found}
     for name, data in files.items():
         derived = scan_docx(data, name) if name.endswith(".docx") else scan_pdf(data, name) if name.endswith(".pdf") else []

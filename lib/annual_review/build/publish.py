@@ -157,13 +157,18 @@ def render_outputs(job: RenderJob) -> dict[str, bytes]:
         refuse_personal_data(_report_findings(outline, executed) + [  # and the executed notebooks kept beside it
             f for section_id, notebook in executed.items() for f in scan_notebook(notebook, f"{SECTIONS_DIR}/{names[section_id]}")])
     with _RENDERING:  # nbconvert's exporter and WeasyPrint, one report at a time in a process
+        figures: list[dict] = []
         report_html = render_report(outline, job.year, executed, provenance=job.built_with, data_notes=job.notes,
-                                    failed=failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at)
+                                    failed=failed, cache_dir=job.cache_dir, draft=job.draft, built_at=job.built_at,
+                                    figures=figures)
         if job.previous is not None:
             from .changes import redline
 
             report_html = redline(job.previous, report_html)
-        published = {FORMATS["html"]: report_html.encode("utf-8")}
+        from .opendata import CSV_FILE, JSON_FILE, csv_bytes, json_bytes
+
+        published = {FORMATS["html"]: report_html.encode("utf-8"), CSV_FILE: csv_bytes(figures),
+                     JSON_FILE: json_bytes(figures, title=outline.title(job.year), body=outline.body, year=job.year)}
         if "pdf" in job.formats:
             from .pdf import pdf_bytes
 

@@ -17,12 +17,13 @@ from importlib import resources
 from pathlib import Path
 
 import nbformat
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup
 
 from ..core.config import ReportConfig, Section, heading_number
 from ..notebook.elements import MARKER, NOTE
 from ..core.fonts import embedded_font_css
 from ..core.web import CONTENT_SECURITY_POLICY
+from .opendata import column_of, records
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"
@@ -175,6 +176,7 @@ def render_report(
     failed: dict[str, str] | None = None,
     cache_dir: Path | None = None,
     draft: bool = False,
+    figures: list | None = None,
 ) -> str:
     """The report for ``year`` as one self-contained HTML page (charts embedded, nothing fetched).
 
@@ -200,7 +202,7 @@ def render_report(
         "draft": draft,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
-    body = _for_readers(_figure_sources(body, draft))
+    body = _for_readers(_figure_sources(body, draft, figures))
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
     return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir, document=config.document), 1)
 
@@ -250,21 +252,13 @@ def _break_between_words(soup, element) -> None:
         text.extract()
 
 
-def _column(cell: Tag) -> str:
-    """The header of the column a table cell is in (its table's first row), as the reader sees it."""
-    row, table = cell.find_parent("tr"), cell.find_parent("table")
-    if row is None or table is None or table.find("tr") is None:
-        return ""
-    index = row.find_all(["td", "th"], recursive=False).index(cell)
-    headers = table.find("tr").find_all(["th", "td"], recursive=False)
-    return headers[index].get_text("", strip=True) if index < len(headers) and table.find("tr") is not row else ""
-
-
-def _figure_sources(page: str, draft: bool) -> str:
+def _figure_sources(page: str, draft: bool, figures: list | None = None) -> str:
     """Drafts show each figure's source (hover, and an appendix) and keep each paragraph's narrative file and line
     (``data-anchor``, for the review round trip); the published report shows none of it."""
     soup = BeautifulSoup(page, "html.parser")
     marked = soup.select("[data-source]")
+    if figures is not None:  # every figure as data (figures.csv), numbered as the draft's appendix numbers them
+        figures += records(marked)
     if not draft:
         for element in marked:
             if element.name == "span":
@@ -273,16 +267,20 @@ def _figure_sources(page: str, draft: bool) -> str:
                 del element["data-source"]
         for element in soup.select("[data-anchor]"):  # where each paragraph's words come from: the draft's only
             del element["data-anchor"]
+        for element in soup.select("[data-value]"):
+            del element["data-value"]
         return str(soup)
     items = []
     for n, element in enumerate(marked, 1):
         source = element["data-source"]
-        column = _column(element) if element.name == "td" else ""
+        column = column_of(element) if element.name == "td" else ""
         if column:  # a table cell: which column of its rows it is
             source = f"{source}，列：{column}"
         element["title"] = f"数据来源：{source}"
         element["id"] = f"fig-{n}"
         del element["data-source"]
+        if element.has_attr("data-value"):
+            del element["data-value"]
         if "ar-fig" not in element.get("class", []):
             element["class"] = [*element.get("class", []), "ar-fig"]
         picture = element.find("img") if element.name == "figure" else None

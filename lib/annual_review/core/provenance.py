@@ -46,13 +46,16 @@ class FigureFloat(_Sourced, float):
 
 
 class SourcedText(str):
-    """Words made from figures (2600多, 较上年增加3所), with the sources of the figures they say."""
+    """Words made from figures (2600多, 较上年增加3所), with the sources of the figures they say and the number
+    they say it of (2618), for the figures published as data."""
 
     sources: tuple[str, ...] = ()
+    value = None
 
-    def __new__(cls, value, sources=()):
+    def __new__(cls, value, sources=(), number=None):
         text = super().__new__(cls, value)
         text.sources = tuple(sources)
+        text.value = number
         return text
 
 
@@ -98,7 +101,8 @@ def carrying(function):
                 args = (indicator.now, *rest)
         result = function(*args, **kwargs)
         found = sources_of(*args, *kwargs.values())
-        return SourcedText(result, found) if found and isinstance(result, str) else result
+        number = args[0] if args and isinstance(args[0], (int, float)) and not isinstance(args[0], bool) else None
+        return SourcedText(result, found, number) if found and isinstance(result, str) else result
 
     sourced.__name__ = getattr(function, "__name__", "filter")
     sourced.__doc__ = function.__doc__
@@ -137,19 +141,50 @@ def describe(frame, aggregation: str, rows: int) -> str:
 
 # --- in the narrative's HTML -------------------------------------------------------------------------
 
+class Registered(str):
+    """A figure's sources in a narrative's register, with the number it shows (None: words, such as 1至10月)."""
+
+    value = None
+
+
 def mark(text: str, value, register: list[str]) -> str:
     """``text`` (a figure as shown) wrapped with the index of its sources in ``register``."""
     found = sources_of(value)
     if not found:
         return text
-    register.append("；".join(found))
+    entry = Registered("；".join(found))
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else getattr(
+        value, "value", getattr(value, "now", None))  # (an Indicator says this year's figure)
+    entry.value = number if isinstance(number, (int, float)) and not isinstance(number, bool) else None
+    register.append(entry)
     return f"{_OPEN}{len(register) - 1}{_MID}{text}{_CLOSE}"
 
 
 def spans(markup: str, register: list[str]) -> str:
-    """Marked figures in HTML as ``<span class="ar-fig" data-source="…">``; the renderer keeps or drops them."""
-    return _MARKED.sub(lambda m: f'<span class="ar-fig" data-source="{html.escape(register[int(m.group(1))])}">'
-                                 f"{m.group(2)}</span>", markup)
+    """Marked figures in HTML as ``<span class="ar-fig" data-source="…" data-value="…">``; the renderer keeps them
+    in a draft, and publishes them as data (figures.csv) in any build."""
+    def span(m) -> str:
+        entry = register[int(m.group(1))]
+        value = getattr(entry, "value", None)
+        number = f' data-value="{value:g}"' if value is not None else ""
+        return f'<span class="ar-fig" data-source="{html.escape(entry)}"{number}>{m.group(2)}</span>'
+
+    return _MARKED.sub(span, markup)
+
+
+def parse(source: str) -> dict:
+    """The parts of a source as :func:`describe` writes it ("学前教育资助发放登记 2020，资助人次合计，共48行"): register,
+    year, filters, aggregation and rows counted (the first source of several joined by "；")."""
+    first = source.split("；")[0]
+    parts = [p for p in first.split("，") if p and not p.startswith("列：")]  # (a table cell's column: said apart)
+    if not parts:
+        return {"register": "", "year": "", "filters": "", "aggregation": "", "rows": ""}
+    register, _, year = parts[0].rpartition(" ")
+    rows = re.fullmatch(r"共(\d+)行", parts[-1]) if len(parts) > 1 else None
+    middle = parts[1:-1] if rows else parts[1:]
+    aggregation = [p for p in middle if p.endswith(("合计", "分组")) or "分组（" in p]
+    return {"register": register or parts[0], "year": year if register else "", "rows": rows.group(1) if rows else "",
+            "filters": "；".join(p for p in middle if p not in aggregation), "aggregation": "；".join(aggregation)}
 
 
 def unmarked(text: str) -> str:
