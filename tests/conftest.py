@@ -86,16 +86,21 @@ def copy_2020_data(target: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def project(tmp_path):
-    """A writable copy of the project's config, notebooks and 2020 data, to change or break at will.
+def copy_2020_project(root: Path) -> Path:
+    """A writable copy of the project's config, notebooks and 2020 data in ``root``, to change or break at will.
 
     Only 2020, so that its latest year is the published one and the year before it does not exist.
     """
-    shutil.copytree(NOTEBOOKS, tmp_path / "notebooks")
-    copy_2020_data(tmp_path / "data")
-    shutil.copy(CONFIG, tmp_path / "report.yml")
-    return tmp_path
+    shutil.copytree(NOTEBOOKS, root / "notebooks")
+    copy_2020_data(root / "data")
+    shutil.copy(CONFIG, root / "report.yml")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A writable copy of the 2020 project (see :func:`copy_2020_project`)."""
+    return copy_2020_project(tmp_path)
 
 
 def small_project(tmp_path: Path, sections: list[tuple[str, str, dict]], *, config: str = "") -> Path:

@@ -14,15 +14,13 @@ import zipfile
 
 import pytest
 
-from conftest import CONFIG, HANG, NOTEBOOKS, copy_2020_data, run_cli
+from conftest import HANG, copy_2020_project, run_cli
 
 
 @pytest.fixture(scope="module")
 def drafts(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("changes")
-    shutil.copytree(NOTEBOOKS, root / "notebooks")
-    copy_2020_data(root / "data")
-    shutil.copy(CONFIG, root / "report.yml")
+    copy_2020_project(root)
     first = run_cli("build", "--year", "2020", "--draft", "--format", "html,pdf,docx", cwd=root)
     assert first.returncode == 0, first.stderr
     old = root / "old-2020"

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import HANG, NOTEBOOKS, Lines, copy_2020_data, squash
+from conftest import HANG, Lines, copy_2020_project, squash
 from test_browser import CHROMIUM, FLAGS
 
-CONFIG = Path(__file__).resolve().parents[1] / "report.yml"
 
 
 class Preview:
@@ -39,12 +38,7 @@ class Preview:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preview")
-    import shutil
-
-    shutil.copytree(NOTEBOOKS, root / "notebooks")
-    copy_2020_data(root / "data")
-    shutil.copy(CONFIG, root / "report.yml")
+    root = copy_2020_project(tmp_path_factory.mktemp("preview"))
     preview = Preview(root, "--year", "2020")
     yield preview
     if preview.process.poll() is None:

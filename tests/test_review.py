@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, HANG, NOTEBOOKS, copy_2020_data, run_cli
+from conftest import HANG, copy_2020_project, run_cli
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 DATE = "2026-12-01T09:00:00Z"
@@ -25,9 +25,7 @@ DATE = "2026-12-01T09:00:00Z"
 def draft(tmp_path_factory) -> Path:
     """A copy of the 2020 project and its draft, in Word only."""
     root = tmp_path_factory.mktemp("review")
-    shutil.copytree(NOTEBOOKS, root / "notebooks")
-    copy_2020_data(root / "data")
-    shutil.copy(CONFIG, root / "report.yml")
+    copy_2020_project(root)
     result = run_cli("build", "--year", "2020", "--draft", "--format", "docx", cwd=root)
     assert result.returncode == 0, result.stderr
     return root
