@@ -106,6 +106,23 @@ def test_the_draft_mark_is_on_every_page_of_the_pdf_and_word_and_its_appendix_is
     assert links and links <= targets  # each number links to its row of the appendix
 
 
+def test_the_draft_mark_stays_on_screen_as_a_reader_scrolls(drafts):
+    from playwright.sync_api import sync_playwright
+
+    from test_browser import CHROMIUM, FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        for width in (390, 1280):
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.goto((drafts["old"] / "report.html").as_uri(), wait_until="load")
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+            page.wait_for_function("window.scrollY > 1000")
+            top = page.evaluate("document.querySelector('.ar-draft-mark').getBoundingClientRect().top")
+            assert top == 0, (width, top)  # held at the top of the window, halfway down the report
+        browser.close()
+
+
 def test_redline_goes_with_draft(drafts):
     result = run_cli("build", "--year", "2020", "--redline", "--format", "html", cwd=drafts["root"])
     assert result.returncode != 0 and "--redline marks a draft against the previous draft" in result.stderr
