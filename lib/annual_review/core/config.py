@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
 
 from . import yamlfile
 from .exceptions import ConfigError
@@ -246,14 +245,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: the report config does not exist (pass --config to name another)")
-    try:
-        raw, tree = yamlfile.load(path)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    except yamlfile.YAMLLimitError as exc:
-        raise ConfigError(f"{path}: refused: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    raw, tree = yamlfile.read(path, ConfigError)
     raw = raw or {}
     problems: list[str] = []
     if not isinstance(raw, Mapping):

@@ -75,6 +75,19 @@ def load(path: Path):
     return construct(node), node
 
 
+def read(path: Path, error: type[Exception]):
+    """:func:`load`, its failures said one way for every file we read: ``error`` (ConfigError for a config,
+    DataError for the table declarations) naming the file and what to do."""
+    try:
+        return load(path)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+    except YAMLLimitError as exc:
+        raise error(f"{path}: refused: {exc}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text; save it as UTF-8") from None
+
+
 def strings(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
     """Every string in the document (keys included) with its 1-based line, each aliased value once."""
     seen: set[int] = set()

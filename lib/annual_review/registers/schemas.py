@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from ..core.paths import TABLES_FILE  # noqa: F401 - public here too
 from ..core import yamlfile
@@ -264,14 +263,7 @@ def _unknown(mapping: Mapping, known: tuple[str, ...], where: str) -> list[str]:
 
 @functools.cache
 def _read(path: Path, mtime: float) -> Declarations:
-    try:
-        raw = yamlfile.load(path)[0] or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML: {exc}") from None
-    except yamlfile.YAMLLimitError as exc:
-        raise DataError(f"{path}: refused: {exc}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    raw = yamlfile.read(path, DataError)[0] or {}
     if not isinstance(raw, Mapping) or not isinstance(raw.get("tables", {}), Mapping):
         raise DataError(f"{path}: expected 'tables:' (a mapping of table names to declarations) and optional 'checks:'")
     problems: list[str] = _unknown(raw, _TOP_KEYS, f"{path}")
