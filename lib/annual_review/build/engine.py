@@ -268,11 +268,24 @@ class KernelPool:
             if self._closed:  # stopped by the close, not by anything of its own: not a result to publish
                 outcome = replace(outcome, status="cancelled", error="the build was stopped")
             item.future.set_result(outcome)  # before a replacement kernel is started: the section is done
+            if not kernel.retire_reason and kernel.alive() and not self._closed:
+                self._clean(kernel)  # while the build renders, or the preview waits for an edit
             if kernel.retire_reason or not kernel.alive():
                 self._retire(kernel)
                 kernel = self._new_kernel()  # warm again before the next section (none once closed)
         if isinstance(kernel, Kernel):
             self._retire(kernel)
+
+    def _clean(self, kernel: Kernel) -> None:
+        """Empty the kernel of the section it ran, now rather than when the next section waits for it."""
+        kernel.busy = True
+        try:
+            kernel.ask(session.clean)
+            kernel.clean = True
+        except Exception as exc:  # noqa: BLE001 - a kernel that cannot be cleaned is not used again
+            kernel.retire_reason = f"it could not be emptied for the next section ({exc})"
+        finally:
+            kernel.busy = False
 
     def _run(self, kernel: Kernel, job: SectionJob) -> SectionOutcome:
         import papermill
@@ -283,7 +296,10 @@ class KernelPool:
         kernel.retire_reason = ""
         outcome: dict = {"status": "ok"}
         try:
-            kernel.ask(session.reset, dict(job.env), str(job.cwd or ""))
+            if not kernel.clean:
+                kernel.ask(session.clean)
+            kernel.clean = False
+            kernel.ask(session.enter, dict(job.env), str(job.cwd or ""))
             papermill.execute_notebook(
                 str(job.notebook), str(job.target), parameters=job.parameters, engine_name=ENGINE,
                 km=kernel.manager, kc=kernel.client, kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,

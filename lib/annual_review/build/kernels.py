@@ -79,6 +79,7 @@ class Kernel:
     retire_reason: str = ""  # set when it must not run another section
     busy: bool = False  # running a section
     ready: bool = False  # warmed up and its baseline taken
+    clean: bool = False  # nothing of a section left: its namespace empty, the baseline's state back
 
     pid: int = 0  # its process id, kept once its process exists
 
@@ -278,7 +279,8 @@ def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
         kernel.ask(session.warm_up, as_cell=True)
         # The baseline is taken as the check after each section is: both outside a cell's run.
         kernel.ask(session.baseline, str(cwd))
-        kernel.ready = True
+        kernel.ask(session.clean)  # (the warm-up's names gone: ready for a section)
+        kernel.ready = kernel.clean = True
         return kernel
     except BaseException:
         try:

@@ -68,19 +68,27 @@ def _before(span: Tag) -> str:
 
 def column_of(cell: Tag) -> str:
     """The header of the column a table cell is in (its table's first row), as the reader sees it."""
-    row, table = cell.find_parent("tr"), cell.find_parent("table")
-    headers = table.find("tr").find_all(["th", "td"], recursive=False) if table is not None and table.find("tr") else []
-    cells = row.find_all(["td", "th"], recursive=False) if row is not None else []
+    cells, columns = _row(cell)
     index = next((i for i, c in enumerate(cells) if c is cell), -1)  # by identity: two cells alike are equal
-    return headers[index].get_text("", strip=True) if 0 <= index < len(headers) and table.find("tr") is not row else ""
+    return columns[index] if 0 <= index < len(columns) else ""
+
+
+def _row(cell: Tag) -> tuple[list[Tag], list[str]]:
+    """The cells of a table cell's row, and the header of each (its table's first row; none for that row itself)."""
+    row, table = cell.find_parent("tr"), cell.find_parent("table")
+    first = table.find("tr") if table is not None else None
+    cells = row.find_all(["td", "th"], recursive=False) if row is not None else []
+    if first is None or first is row:
+        return cells, []
+    return cells, [h.get_text("", strip=True) for h in first.find_all(["th", "td"], recursive=False)]
 
 
 def _cell(cell: Tag) -> dict:
     """A table cell's record: its row's label and its column, its number and unit; in a comparison table (its
     columns are years and 较上年) last year's figure and the change beside it."""
-    row = cell.find_parent("tr")
-    cells = row.find_all(["td", "th"], recursive=False)
-    column = column_of(cell)
+    cells, headers = _row(cell)
+    index = next((i for i, c in enumerate(cells) if c is cell), -1)
+    column = headers[index] if 0 <= index < len(headers) else ""
     label = cells[0].get_text("", strip=True) if cells and cells[0] is not cell else ""
     printed = cell.get_text("", strip=True)
     number = _NUMBER.search(printed)
@@ -88,7 +96,6 @@ def _cell(cell: Tag) -> dict:
     record = {"kind": "table", "label": f"{label}｜{column}" if label else column, "printed": printed,
               "value": number.group().replace(",", "") if number and number.group() == printed.replace("—", "") else "",
               "unit": unit.group(1) if unit else ""}
-    headers = [column_of(c) for c in cells]
     if re.fullmatch(r"\d{4}年", column):
         last = f"{int(column[:4]) - 1}年"
         for header, other in zip(headers, cells):

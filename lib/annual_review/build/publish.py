@@ -4,6 +4,7 @@ all in place as one transaction (or keep the last good report when sections fail
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import shutil
 import threading
@@ -234,7 +235,7 @@ def data_notes(data_dir: Path, results) -> list[str]:
 
 def _report_findings(outline: ReportConfig, executed: dict) -> list:
     """Personal data in what the sections show: narrative, table cells, and each chart's words and alt text."""
-    from .privacy import scan, scan_html
+    from .privacy import scan
     from .render import report_outputs
 
     findings = []
@@ -243,13 +244,21 @@ def _report_findings(outline: ReportConfig, executed: dict) -> list:
         for output in report_outputs(executed.get(section.id)) if section.id in executed else []:
             markup = output.get("data", {}).get("text/html")
             if markup:  # each cell and paragraph as a reader reads it, whole: never digits of two cells run together
-                findings += [type(f)(f.kind, f.text, where) for f in scan_html(markup, where)]
+                findings += _markup_findings(markup, where)
             metadata = output.get("metadata", {})
             if "image/png" in output.get("data", {}):
                 chart = [metadata.get("image/png", {}).get("alt", ""), metadata.get("caption", ""),
                          *metadata.get("texts", [])]
                 findings += [f for text in chart if text for f in scan(str(text), f"{where}, chart")]
     return findings
+
+
+@functools.lru_cache(maxsize=512)
+def _markup_findings(markup: str, where: str) -> tuple:
+    """Personal data in one output's markup (kept: a preview's rebuild scans again only the outputs that changed)."""
+    from .privacy import scan_html
+
+    return tuple(type(f)(f.kind, f.text, where) for f in scan_html(markup, where))
 
 
 def record(year, data_dir, data_prints, tables_with_rows, plans, results, render_key, sections: Path,

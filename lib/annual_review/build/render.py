@@ -23,7 +23,7 @@ from ..core.config import ReportConfig, Section, heading_number
 from ..notebook.elements import MARKER, NOTE
 from ..core.fonts import embedded_font_css
 from ..core.web import CONTENT_SECURITY_POLICY
-from .opendata import column_of, records
+from .opendata import records
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"
@@ -202,15 +202,17 @@ def render_report(
         "draft": draft,
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
-    body = _for_readers(_figure_sources(body, draft, figures))
+    soup = BeautifulSoup(body, "html.parser")  # (parsed once: the figures' sources, then the reader's touches)
+    _figure_sources(soup, draft, figures)
+    _for_readers(soup)
+    body = str(soup)
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
     return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir, document=config.document), 1)
 
 
-def _for_readers(page: str) -> str:
+def _for_readers(soup: BeautifulSoup) -> None:
     """A title and table labels that break between words (BudouX), every table and chart with an id, and each chart a
     link to itself, so a reader on a phone taps it to see it at full size (no script: the page allows none)."""
-    soup = BeautifulSoup(page, "html.parser")
     for n, figure in enumerate(soup.select("figure.ar-table"), 1):
         figure["id"] = f"t-{n}"
     for n, figure in enumerate(soup.select("figure.ar-chart"), 1):
@@ -221,7 +223,6 @@ def _for_readers(page: str) -> str:
             image.wrap(soup.new_tag("a", attrs={"class": "ar-zoom", "href": f"#{ident}"}))
     for words in soup.select(".ar-title h1, .ar-table th, .ar-table td.ar-text"):
         _break_between_words(soup, words)
-    return str(soup)
 
 
 @functools.cache
@@ -252,13 +253,14 @@ def _break_between_words(soup, element) -> None:
         text.extract()
 
 
-def _figure_sources(page: str, draft: bool, figures: list | None = None) -> str:
+def _figure_sources(soup: BeautifulSoup, draft: bool, figures: list | None = None) -> None:
     """Drafts show each figure's source (hover, and an appendix) and keep each paragraph's narrative file and line
-    (``data-anchor``, for the review round trip); the published report shows none of it."""
-    soup = BeautifulSoup(page, "html.parser")
+    (``data-anchor``, for the review round trip); the published report shows none of it. ``figures`` gets every
+    figure as data (figures.csv), numbered as the draft's appendix numbers them."""
     marked = soup.select("[data-source]")
-    if figures is not None:  # every figure as data (figures.csv), numbered as the draft's appendix numbers them
-        figures += records(marked)
+    found = records(marked)
+    if figures is not None:
+        figures += found
     if not draft:
         for element in marked:
             if element.name == "span":
@@ -269,13 +271,10 @@ def _figure_sources(page: str, draft: bool, figures: list | None = None) -> str:
             del element["data-anchor"]
         for element in soup.select("[data-value]"):
             del element["data-value"]
-        return str(soup)
+        return
     items = []
-    for n, element in enumerate(marked, 1):
-        source = element["data-source"]
-        column = column_of(element) if element.name == "td" else ""
-        if column:  # a table cell: which column of its rows it is
-            source = f"{source}，列：{column}"
+    for n, (element, record) in enumerate(zip(marked, found), 1):
+        source = record["source"]  # (a table cell's names its column)
         element["title"] = f"数据来源：{source}"
         element["id"] = f"fig-{n}"
         del element["data-source"]
@@ -320,4 +319,3 @@ def _figure_sources(page: str, draft: bool, figures: list | None = None) -> str:
     main = soup.find("main")
     if main is not None:
         main.append(appendix)
-    return str(soup)

@@ -251,7 +251,8 @@ def embedded_font_css(text: str, cache_dir: Path | None = None, document: Mappin
     from .exceptions import ChartError
 
     font = require_cjk_font("body", document)
-    wanted = "".join(sorted({c for c in text + _ASCII if not c.isspace() and (ord(c) > 127 or c in _ASCII)}))
+    used = set(text)  # (a set first: a page with its charts inline runs to megabytes of base64)
+    wanted = "".join(sorted({c for c in used if ord(c) > 127 and not c.isspace()} | set(_ASCII)))
     cached = None
     if cache_dir is not None:  # the same characters as an earlier build: checked and cut then
         import hashlib

@@ -1,2 +1,2 @@
-"""What runs inside a warm kernel around each section: the warm-up, the reset before a section and the questions
-after it (see :mod:`annual_review.kernel.session`, the engine's contract with the kernel)."""
+"""What runs inside a warm kernel around each section: the warm-up, the questions after a section and the reset
+that follows them (see :mod:`annual_review.kernel.session`, the engine's contract with the kernel)."""

@@ -17,6 +17,7 @@ accidentally changing another's output, not against a notebook written to evade 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import sys
 import threading
@@ -39,27 +40,64 @@ _DEPTH = 3  # how deep the library's own objects are compared (module → object
 _state: dict = {}
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel_module(name: str) -> bool:
     return any(name == m or name.startswith(m + ".") or (m.endswith("_") and name.startswith(m)) for m in _KERNEL_MODULES)
 
 
-def _module_ids() -> dict[str, tuple[int, dict[str, int]]]:
-    """Every loaded module's identity and the identity of each of its attributes (and of its classes' attributes)."""
+def _modules() -> dict[str, tuple[types.ModuleType, dict, dict[str, dict]]]:
+    """Every loaded module, a copy of its namespace and of the namespace of each class it defines.
+
+    The copies hold the objects themselves: comparing them with what is there later is one comparison per module
+    in C when nothing changed (the usual case), and a dict a section replaced keeps the old one to tell it apart.
+    """
     found = {}
     for name, module in list(sys.modules.items()):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(module, types.ModuleType) or namespace is None or _kernel_module(name):
             continue
-        attributes = {}
-        for key, value in list(namespace.items()):
-            if key in _VOLATILE:
+        namespace = dict(namespace)
+        classes = {key: dict(vars(value)) for key, value in namespace.items()
+                   if isinstance(value, type) and getattr(value, "__module__", None) == name}
+        found[name] = (module, namespace, classes)
+    return found
+
+
+def _same(value, other) -> bool:
+    """Whether two things are one, or equal (an array, whose ``==`` is not a yes or no, is not)."""
+    if value is other:
+        return True
+    try:
+        return bool(value == other)
+    except Exception:  # noqa: BLE001 - an object whose comparison fails is taken as changed
+        return False
+
+
+def _module_changes(name: str, old: tuple, new: tuple) -> list[str]:
+    """What a section replaced, deleted or (in the library) added in one module and its classes."""
+    (_, namespace, classes), (_, old_namespace, old_classes) = new, old
+    try:
+        if namespace == old_namespace and classes == old_classes:
+            return []
+    except Exception:  # noqa: BLE001 - a value whose comparison fails: compared one by one below
+        pass
+    found = []
+
+    def compare(prefix: str, before: dict, after: dict, skip) -> None:
+        for key, value in before.items():
+            if key in _VOLATILE or skip(key):
                 continue
-            attributes[key] = id(value)
-            if isinstance(value, type) and value.__module__ == name:
-                for method, member in list(vars(value).items()):
-                    if method not in _VOLATILE and not method.startswith("_abc_"):
-                        attributes[f"{key}.{method}"] = id(member)
-        found[name] = (id(module), attributes)
+            if key not in after:
+                found.append(f"{prefix}{key} deleted")
+            elif not _same(after[key], value):
+                found.append(f"{prefix}{key} replaced")
+
+    compare(f"{name}.", old_namespace, namespace, lambda key: False)
+    for key, members in old_classes.items():
+        if key in classes and classes[key] is not members:
+            compare(f"{name}.{key}.", members, classes[key], lambda method: method.startswith("_abc_"))
+    if name == LIBRARY or name.startswith(LIBRARY + "."):
+        found += [f"{name}.{key} added" for key in namespace.keys() - old_namespace.keys() if not key.startswith("__")]
     return found
 
 
@@ -260,7 +298,7 @@ def baseline(cwd: str) -> bool:
     _state.clear()
     _state.update(
         repairable=_repairable(),
-        modules=_module_ids(),
+        modules=_modules(),
         library=_library_ids(),
         limits=_limits(),
         handlers=_handlers(),
@@ -319,19 +357,13 @@ def changes(limit: int = 5) -> list[str]:
     """What the last section changed that :func:`restore` cannot put back (empty when nothing)."""
     found: list[str] = []
     before = _state["modules"]
-    for name, (ident, attributes) in _module_ids().items():
+    for name, now in _modules().items():
         if name not in before:
             continue  # imported by the section: new, so nothing earlier depended on it
-        old_ident, old = before[name]
-        if ident != old_ident:
+        if now[0] is not before[name][0]:
             found.append(f"module {name} replaced")
             continue
-        for key, value in old.items():
-            if attributes.get(key) != value:
-                found.append(f"{name}.{key} {'deleted' if key not in attributes else 'replaced'}")
-        if name == LIBRARY or name.startswith(LIBRARY + "."):
-            found += [f"{name}.{key} added" for key in attributes.keys() - old.keys()
-                      if not key.startswith("__") and "." not in key]
+        found += _module_changes(name, before[name], now)
     library = _library_ids()
     found += [f"{path} changed" for path, value in _state["library"].items() if library.get(path) != value]
     if _limits() != _state["limits"]:

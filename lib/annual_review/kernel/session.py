@@ -1,4 +1,4 @@
-"""The engine's contract with a warm kernel: the four calls it makes there, as plain functions.
+"""The engine's contract with a warm kernel: the five calls it makes there, as plain functions.
 
 This module runs inside the kernels. The engine (:mod:`annual_review.build.engine`) calls
 each function by reference — its module and name are read from the function object, so a
@@ -6,10 +6,11 @@ rename here is a rename there — and never sends code of its own:
 
 - :func:`warm_up`, once per kernel: the costly imports and first uses, then the file hook;
 - :func:`baseline`, once the kernel is warm: the state every section starts from;
-- :func:`reset`, before each section: a clean namespace and process state, the section's
-  environment and working folder;
+- :func:`enter`, before each section: the section's environment and working folder;
 - :func:`after`, after each section: the files it read (with their stamps) and what it
-  changed that cannot be put back.
+  changed that cannot be put back;
+- :func:`clean`, once the kernel is warm and after each section's :func:`after`: an empty
+  namespace and the baseline's process state (done while the kernel would wait anyway).
 
 Every function returns plain values (str, int, list, dict) that survive ``repr`` → ``ast.literal_eval``.
 """
@@ -33,17 +34,26 @@ def warm_up() -> bool:
 
 
 def baseline(cwd: str) -> bool:
-    """Record the warm kernel's state, in ``cwd``; every section starts from it."""
+    """Record the warm kernel's state, in ``cwd``; every section starts from it.
+
+    What the warm-up made lives as long as the kernel: it is moved out of the garbage collector's sight
+    (``gc.freeze``), so the collection that empties the namespace between sections walks only what a section made.
+    """
+    import gc
+
     from . import isolation
 
-    return isolation.baseline(cwd)
+    isolation.baseline(cwd)
+    gc.collect()
+    gc.freeze()
+    return True
 
 
-def reset(env: dict, cwd: str = "") -> bool:
-    """Before a section: an empty namespace, the baseline's process state, then the section's ``env`` and ``cwd``.
+def clean() -> bool:
+    """Between sections: an empty namespace and the baseline's process state, nothing of the section before left.
 
-    ``env`` is what the build tells this section only (the body, its params, the chart fonts); ``cwd`` is the
-    body's notebooks folder when one kernel serves several bodies.
+    Called as soon as a section's :func:`after` has answered, while the kernel would otherwise wait idle (the build
+    renders, the preview waits for the next edit), so the next section does not wait for it.
     """
     from IPython import get_ipython
 
@@ -54,10 +64,19 @@ def reset(env: dict, cwd: str = "") -> bool:
     if shell is not None:
         shell.run_line_magic("reset", "-f")
     isolation.restore()
+    tracking.clear()
+    return True
+
+
+def enter(env: dict, cwd: str = "") -> bool:
+    """Before a section, on a clean kernel: the section's ``env`` and ``cwd``.
+
+    ``env`` is what the build tells this section only (the body, its params, the chart fonts); ``cwd`` is the
+    body's notebooks folder when one kernel serves several bodies.
+    """
     os.environ.update({str(k): str(v) for k, v in env.items()})
     if cwd:
         os.chdir(cwd)
-    tracking.clear()
     return True
 
 

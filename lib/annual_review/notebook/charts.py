@@ -226,17 +226,23 @@ def _describe(wide: pd.DataFrame, title: str, unit: str) -> str:
     return f"{title}。" + "；".join(parts) + "。"
 
 
-def overlaps(fig) -> list[str]:
+def _agg(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+
+
+def overlaps(fig, drawn: bool = False) -> list[str]:
     """What is drawn over what: value labels over each other or over the legend, the legend over bars, titles over text.
 
-    Uses matplotlib's renderer: the boxes compared are those the reader sees.
+    Uses matplotlib's renderer: the boxes compared are those the reader sees (``drawn``: the figure's canvas has just
+    been drawn, its layout done; it is not drawn again).
     """
     from matplotlib.patches import Rectangle
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
+    canvas = _agg(fig)
+    if not drawn:
+        canvas.draw()
     renderer = canvas.get_renderer()
 
     def box(artist):
@@ -267,10 +273,18 @@ def overlaps(fig) -> list[str]:
 
 def figure_png(fig) -> bytes:
     """The figure as PNG bytes; raise ChartError if a character would be drawn as a box or text drawn over text."""
+    from matplotlib.image import imsave
+
+    canvas = _agg(fig)
+    if fig.dpi != DPI:
+        fig.set_dpi(DPI)
     buffer = io.BytesIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fig.savefig(buffer, format="png", dpi=DPI)
+        # Drawn once, laid out then: the overlap check reads that drawing, and the PNG is its pixels (savefig would
+        # lay it out and draw it twice more).
+        canvas.draw()
+        imsave(buffer, canvas.buffer_rgba(), format="png", origin="upper", dpi=DPI)
     missing = sorted({str(w.message) for w in caught if "missing from" in str(w.message)})
     if missing:
         raise ChartError(
@@ -278,7 +292,7 @@ def figure_png(fig) -> bytes:
             + "; ".join(missing)
             + ". Install a fuller Chinese font (see README, 'Fonts')."
         )
-    drawn_over = overlaps(fig)
+    drawn_over = overlaps(fig, drawn=True)
     if drawn_over:
         raise ChartError(f"A chart would be drawn with text over text or data ({fig.alt.split('。')[0] if hasattr(fig, 'alt') else 'chart'}): "
                          + "; ".join(drawn_over))
