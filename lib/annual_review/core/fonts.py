@@ -227,9 +227,14 @@ def _open_face(font: CJKFont):
 
 def missing_glyphs(text: str, font: CJKFont | None = None) -> list[str]:
     """The characters of ``text`` beyond ASCII that the font cannot draw."""
-    font = font or require_cjk_font()
-    cmap = _open_face(font).getBestCmap()
+    cmap = _characters(font or require_cjk_font())
     return sorted({c for c in text if ord(c) > 127 and not c.isspace() and ord(c) not in cmap})
+
+
+@functools.lru_cache(maxsize=8)
+def _characters(font: CJKFont) -> frozenset[int]:
+    """The code points a font draws (read once per process: a CJK font's table takes a quarter of a second)."""
+    return frozenset(_open_face(font).getBestCmap())
 
 
 _ASCII = "".join(chr(c) for c in range(33, 127))
