@@ -116,7 +116,7 @@ def costs(out: Path) -> tuple[float, float, int]:
 
 def client_cost(root: Path, name: str, year: int) -> float:
     """The client's own work for one body-year: the data check it runs before sending anything out."""
-    from annual_review.registers.reading import check_year
+    from annual_review.registers.checking import check_year
 
     started = time.perf_counter()
     check_year(root / name / "data", year)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import annual_review as ar
+from annual_review.registers import checking
 from annual_review.registers import reading as data
 from annual_review.core.exceptions import DataError
 from conftest import DATA
@@ -173,11 +174,11 @@ def test_a_register_started_later_is_not_asked_of_earlier_years(data_dir):
     (data_dir / "2019" / "key_figures.csv").write_text(
         "\n".join(line for line in (data_dir / "2019" / "key_figures.csv").read_text(encoding="utf-8").splitlines()
                   if not line.startswith("助学贷款办理人数")) + "\n", encoding="utf-8")
-    assert data.validate_year(data_dir, 2019)[1] == []
+    assert checking.validate_year(data_dir, 2019)[1] == []
     assert ar.load_previous(data_dir, 2020, "student_loans") is None
     # From 2020 on it is required as before.
     (data_dir / "2020" / "student_loans.csv").unlink()
-    assert any("student_loans.csv" in str(p) for p in data.validate_year(data_dir, 2020)[1])
+    assert any("student_loans.csv" in str(p) for p in checking.validate_year(data_dir, 2020)[1])
 
 
 def test_since_must_be_a_year(data_dir):

@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             preview(args.config, args.data_dir, args.output_dir, args.year, port=args.port, host=args.host,
                     jobs=args.jobs, draft=args.draft, trusted=tuple(args.trust_folder))
         elif args.command == "validate":
-            from ..registers.reading import check_year, resolve_year
+            from ..registers.checking import check_year
+            from ..registers.reading import resolve_year
 
             for year in args.year or [0]:
                 year = resolve_year(args.data_dir, year)

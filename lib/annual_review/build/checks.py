@@ -19,7 +19,7 @@ def check_data(data_dir: Path, years: list[int], earlier: list[int], log=print, 
     """
     if not years and not earlier:
         return {}  # nothing changed since the last check: not even pandas is imported
-    from ..registers.reading import UnreadFile, check_year
+    from ..registers.checking import UnreadFile, check_year
 
     tables, lines = {}, []
     for each in [*years, *earlier]:

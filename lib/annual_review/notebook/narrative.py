@@ -28,25 +28,21 @@ from __future__ import annotations
 
 import re
 import string
-import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
 import mistune
 import pandas as pd
-from jinja2.compiler import CodeGenerator
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from ..core import numbers, provenance, tracking
 from ..core.exceptions import NarrativeError
 from ..core.paths import OUTSIDE, contained, narrative_dir, read_narrative
 from ..core.web import WEB_ADDRESS
+from . import sandbox
+from .sandbox import MAX_OUTPUT, MAX_RANGE, MAX_SECONDS, MAX_WIDTH  # noqa: F401 - the limits, named here too
 
-MAX_OUTPUT = 200_000  # characters a narrative may come to once filled in (a long report section is ~5,000)
-MAX_SECONDS = 5.0  # time a narrative may take to fill in (it takes milliseconds)
-MAX_RANGE = 10_000  # the most items range() may give in a narrative
 
 POINT_STYLE = "{cn}是"
 POINT = re.compile(r"^ {0,3}\d+[.、]\s+(?P<text>.*)$")  # "1. 内容": a point, written 一是内容
@@ -64,10 +60,10 @@ def _finalize(value) -> str:
 
     What it says of itself for the build (a share of a whole of 0: what was written instead) is kept as a note."""
     note = getattr(value, "note", "")
-    if note and getattr(_budget, "notes", None) is not None:
-        _budget.notes.append(note)
+    if note and getattr(sandbox.budget, "notes", None) is not None:
+        sandbox.budget.notes.append(note)
     text = _escape_markdown(value)
-    register = getattr(_budget, "register", None)
+    register = getattr(sandbox.budget, "register", None)
     return provenance.mark(text, value, register) if register is not None else text
 
 
@@ -112,92 +108,7 @@ class _Renderer(mistune.HTMLRenderer):
         return f'<h{tag} class="ar-heading" data-depth="{level}">{text}</h{tag}>\n'
 
 
-class _OutOfTime(BaseException):  # not an Exception: nothing in the template can catch it
-    pass
-
-
-_budget = threading.local()  # the deadline of the narrative being rendered in this thread
-
-
-def _tick() -> None:
-    if time.monotonic() > getattr(_budget, "deadline", float("inf")):
-        raise _OutOfTime
-
-
-def _range(*args):
-    """``range`` for narratives: at most MAX_RANGE items, and the time limit checked at each."""
-    items = range(*args)
-    if len(items) > MAX_RANGE:
-        raise SecurityError(f"range() of {len(items)} items; at most {MAX_RANGE} in a narrative")
-    for item in items:
-        _tick()
-        yield item
-
-
-# Plain data a narrative may look into: a mapping's values (``by_status.get('已完成', 0)``); nothing else.
-_SAFE_METHODS = {"get", "keys", "values", "items"}
-
-
-class _BoundedJoins(CodeGenerator):
-    """Jinja's code generator, with ``a ~ b`` joined by the environment, which refuses a text past the size limit
-    before making it (``{% set a = a ~ a %}``, doubled 29 times, is half a gigabyte)."""
-
-    def visit_Concat(self, node, frame) -> None:
-        self.write("environment.joined((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
-_WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")  # a %-format's width and precision
-MAX_WIDTH = 300  # the widest a figure may be padded or the most decimals it may have in a format spec
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, narrowed to data: no attributes but a mapping's look-ups and our figures' fields;
-    every text or list it makes checked against the size limit before it is made."""
-
-    intercepted_binops = frozenset({"*", "**", "//", "%", "+"})
-    code_generator_class = _BoundedJoins
-
-    def joined(self, parts) -> str:
-        _tick()
-        texts = [str(p) for p in parts]
-        if sum(map(len, texts)) > MAX_OUTPUT:
-            raise SecurityError(f"joining texts of more than {MAX_OUTPUT:,} characters in a narrative")
-        return "".join(texts)
-
-    def is_safe_attribute(self, obj, attr, value) -> bool:
-        if attr.startswith("_") or not super().is_safe_attribute(obj, attr, value):
-            return False
-        if isinstance(obj, Mapping) and attr in _SAFE_METHODS:
-            return True
-        return attr in getattr(type(obj), "narrative_fields", ())
-
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - the sandbox's own signature
-        _tick()
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def call_binop(self, context, operator, left, right):
-        _tick()
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError(f"a power of {right} in a narrative")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT:
-                    raise SecurityError(f"repeating a text {times} times in a narrative")
-        if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            if len(left) + len(right) > MAX_OUTPUT:
-                raise SecurityError(f"joining texts of more than {MAX_OUTPUT:,} characters in a narrative")
-        if operator == "%" and isinstance(left, str):
-            for width, precision in _WIDTH.findall(left):
-                if "*" in (width, precision) or int(width or 0) > MAX_WIDTH or int(precision or 0) > MAX_WIDTH:
-                    raise SecurityError(f"a format wider than {MAX_WIDTH} characters in a narrative")
-        return super().call_binop(context, operator, left, right)
-
-
-_environment = _Sandbox(
+_environment = sandbox.Sandbox(
     undefined=jinja2.StrictUndefined,
     finalize=_finalize,
     keep_trailing_newline=True,
@@ -206,44 +117,12 @@ _environment = _Sandbox(
 )
 _environment.filters = dict(_FILTERS)  # only these: no built-in filter reaches anything else
 _environment.tests = {name: _environment.tests[name] for name in ("defined", "undefined", "none", "number", "string")}
-_environment.globals = {"range": _range}
+_environment.globals = {"range": sandbox.bounded_range}
 _markdown = mistune.create_markdown(escape=True, renderer=_Renderer(escape=True))
 
 
 MAX_SOURCE = 100_000  # characters of a narrative file (and so of the code Jinja compiles it to)
 MAX_TAGS = 5_000  # placeholders and statements in one narrative ({{ … }}, {% … %}); a long section has a few dozen
-
-
-def _start_clock(seconds: float) -> None:
-    """The narrative's deadline, checked at every call, operation, join and range step: no process-wide signal (a
-    kernel's or a build's own signal handlers are left alone), and it works on any thread."""
-    _budget.deadline = time.monotonic() + seconds
-
-
-def _fill(template: jinja2.Template, figures: Mapping[str, object]) -> str:
-    """The template rendered with ``figures``, within the output and time limits (the clock started before it was
-    compiled: compiling counts too)."""
-    parts, size = [], 0
-    stream = template.generate(**figures)
-    try:
-        for part in stream:
-            _tick()
-            size += len(part)
-            if size > MAX_OUTPUT:
-                frame = stream.gi_frame
-                line = template.get_corresponding_lineno(frame.f_lineno) if frame is not None else None
-                stream.close()
-                raise _TooLong(line)
-            parts.append(part)
-    finally:
-        _budget.deadline = float("inf")
-    return "".join(parts)
-
-
-class _TooLong(Exception):
-    def __init__(self, line: int | None):
-        super().__init__(line)
-        self.line = line
 
 
 def narrative_path(data_dir: str | Path, year: int, section: str) -> Path:
@@ -264,24 +143,24 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
         what = (f"{len(template):,} characters; a narrative holds at most {MAX_SOURCE:,}" if len(template) > MAX_SOURCE
                 else f"{tags:,} placeholders ({{{{ … }}}} and {{% … %}}); a narrative holds at most {MAX_TAGS:,}")
         raise NarrativeError(f"{source}: {what} (叙述文本过长)")
-    _budget.register = register = []
-    _budget.notes = said = []
+    sandbox.budget.register = register = []
+    sandbox.budget.notes = said = []
     compiled = None
     try:
-        _start_clock(MAX_SECONDS)
+        sandbox.start_clock(MAX_SECONDS)
         compiled = _environment.from_string(template)
-        filled = _fill(compiled, figures)
+        filled = sandbox.fill(compiled, figures)
     except jinja2.TemplateSyntaxError as exc:
         raise NarrativeError(f"{source}, line {exc.lineno}: placeholder syntax: {exc.message}") from None
     except SecurityError as exc:
         line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: not allowed in a narrative: {exc} "
                              "(叙述文本只能引用数据，不能执行代码)") from None
-    except _OutOfTime as exc:
+    except sandbox.OutOfTime as exc:
         line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: took more than {MAX_SECONDS:g} s to fill in; a loop that does not end? "
                              "(叙述文本处理超时)") from None
-    except _TooLong as exc:
+    except sandbox.TooLong as exc:
         raise NarrativeError(f"{source}{f', line {exc.line}' if exc.line else ''}: comes to more than {MAX_OUTPUT:,} "
                              "characters once filled in; a loop that repeats too often? (叙述文本过长)") from None
     except RecursionError:
@@ -301,7 +180,7 @@ def _render(template: str, figures: Mapping[str, object], source: str, notes: li
         line = _error_line(exc, compiled)
         raise NarrativeError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
     finally:
-        _budget.register = _budget.notes = None
+        sandbox.budget.register = sandbox.budget.notes = None
     if notes is not None:
         notes += [f"{source}: {note}" for note in dict.fromkeys(said)]
     markdown = number_points(filled)
@@ -369,8 +248,8 @@ def _error_line(exc: Exception, compiled=None) -> int | None:
     line = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            # Jinja rewrites an Exception's frames to the template's lines; the deadline's _OutOfTime it does not catch.
-            mapped = isinstance(exc, _OutOfTime) and compiled is not None
+            # Jinja rewrites an Exception's frames to the template's lines; the deadline's sandbox.OutOfTime it does not catch.
+            mapped = isinstance(exc, sandbox.OutOfTime) and compiled is not None
             line = compiled.get_corresponding_lineno(tb.tb_lineno) if mapped else tb.tb_lineno
         tb = tb.tb_next
     return line

@@ -22,9 +22,8 @@ from ..core.exceptions import DataError
 from ..core.numbers import whole
 from ..core.paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
 from .layout import lay_out, normalise, row_ranges
-from .rows import select, total
-from .schemas import TABLES_FILE, TableSpec, declarations, pandera_schema, table_specs
-from .sources import (ERROR_VALUES, SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
+from .schemas import TABLES_FILE, TableSpec, pandera_schema, table_specs
+from .sources import (ERROR_VALUES, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, RawTable, SourceError,
                       Workbook, copy_name, open_workbook, read_csv)
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -47,7 +46,7 @@ def year_workbook(data_dir: str | Path, year: int) -> Path | None:
     return found[0] if found else None
 
 
-def _sheets_for(book: Workbook, spec: TableSpec) -> tuple[list[str], list[str]]:
+def sheets_for(book: Workbook, spec: TableSpec) -> tuple[list[str], list[str]]:
     """The visible and the hidden sheets that would hold the table: named by its title or name (spaces of any width
     around or inside it aside), or Excel's copy of either."""
     def matches(sheet: str) -> bool:
@@ -68,7 +67,7 @@ def present(data_dir: Path, year: int, spec: TableSpec) -> bool:
         return True
     try:
         workbook = year_workbook(data_dir, year)
-        return workbook is not None and bool(_sheets_for(open_workbook(workbook), spec)[0])
+        return workbook is not None and bool(sheets_for(open_workbook(workbook), spec)[0])
     except SourceError:
         return True  # a workbook that cannot be read: reading the table will say why
 
@@ -81,7 +80,7 @@ def _read_raw(data_dir: Path, year: int, spec: TableSpec) -> RawTable | None:
         if path is not None and path.exists() and not contained(path, folder):
             raise SourceError([Problem(str(path), OUTSIDE.format(folder=folder))])
     book = open_workbook(workbook) if workbook is not None else None
-    visible, hidden = _sheets_for(book, spec) if book is not None else ([], [])
+    visible, hidden = sheets_for(book, spec) if book is not None else ([], [])
     if visible and csv_path.is_file():
         raise SourceError([Problem(str(csv_path), f"与工作簿 {workbook.name} 的工作表“{visible[0]}”重复：请只保留一处 "
                                                  f"(the same table is also sheet '{visible[0]}' of {workbook.name}; keep one of them)")])
@@ -251,12 +250,12 @@ def _check_totals(layout, frame: pd.DataFrame, spec: TableSpec, raw: RawTable, w
         for col, text, added in wrong:
             subtotal_sum = sum(_number(str(c[j] if j < len(c) else "")) or 0 for _, c, *_ in subtotals
                                for j, name in enumerate(layout.columns) if name == col.name) if kind == "合计" else None
-            also = (f"；各小计行之和为 {_shown(subtotal_sum)}" if subtotals and subtotal_sum is not None else "")
+            also = (f"；各小计行之和为 {cell_text(subtotal_sum)}" if subtotals and subtotal_sum is not None else "")
             problems.append(Problem(raw.file, (
-                f"{kind}行与所加各行之和不符：第{n}行“{label}”为 {text}，而{span}（{len(rows)}行数据）之和为 {_shown(added)}{also}"
+                f"{kind}行与所加各行之和不符：第{n}行“{label}”为 {text}，而{span}（{len(rows)}行数据）之和为 {cell_text(added)}{also}"
                 f"{'（小计行 ' + row_ranges(left_out) + ' 未计入）' if left_out else ''} "
                 f"(taken as the {'subtotal' if kind == '小计' else 'total'}: row {n} '{label}'; added: {span_en}, "
-                f"{_shown(added)}; either a row above is wrong, or row {n} is not a {kind})"),
+                f"{cell_text(added)}; either a row above is wrong, or row {n} is not a {kind})"),
                 sheet=raw.sheet, row=n, column=where.get(col.name, col.name), value=text))
         if not wrong:
             named = label if normalise(label) == kind else f"{label}, a {kind}"
@@ -283,11 +282,11 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: 
         check = str(case.check)
         if check.startswith("rule: ") and index is not None:
             rule = next(r for r in spec.rules if check == f"rule: {r.text}")
-            values = {c: _shown(frame.at[index, c]) for c in rule.columns}
+            values = {c: cell_text(frame.at[index, c]) for c in rule.columns}
             problems.append(Problem(raw.file, rule.explain(values), sheet=raw.sheet, row=row))
             continue
         if spec.key and ("unique" in check or column in spec.key and check.startswith("field_uniqueness")):
-            key = {k: _shown(frame.at[index, k]) for k in spec.key} if index is not None else {}
+            key = {k: cell_text(frame.at[index, k]) for k in spec.key} if index is not None else {}
             problems.append(Problem(raw.file, f"与其他行重复：{key} 应唯一 (this key appears on more than one row)",
                                     sheet=raw.sheet, row=row))
             continue
@@ -299,12 +298,13 @@ def _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where: 
         else:
             message = check
         problems.append(Problem(raw.file, message, sheet=raw.sheet, row=row, column=where.get(column, column),
-                                value=_shown(case.failure_case)))
+                                value=cell_text(case.failure_case)))
     # A key repeated on n rows yields one message per row: keep them, but each row once.
     return list(dict.fromkeys(problems))
 
 
-def _shown(value):
+def cell_text(value) -> str:
+    """A value as the clerk's sheet shows it (2618, not 2618.0; a date without its time), for messages."""
     if isinstance(value, float) and isinstance(whole(value), int):
         return str(whole(value))
     if isinstance(value, pd.Timestamp):
@@ -392,106 +392,3 @@ def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFr
     frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in spec.columns}
     frame.attrs[provenance.SOURCE]["units"] = {c.name: c.unit for c in spec.columns if c.unit}
     return frame
-
-
-def check_year(data_dir: str | Path, year: int, notes: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Every declared table for ``year``; raise DataError listing every problem if there is any.
-
-    What was read other than as typed — a title row skipped, a 合计 row left out, a hidden
-    sheet not read, a file not read — is appended to ``notes``.
-    """
-    tables, problems, said = validate_year(data_dir, year)
-    if notes is not None:
-        notes += said
-    if problems:
-        raise DataError(
-            [f"{len(problems)} problem(s) in {year_dir(data_dir, year)} (发现{len(problems)}处问题):"]
-            + [f"  - {p}" for p in problems]
-            + [f"  note: {n}" for n in said]
-        )
-    return tables
-
-
-def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFrame], list[Problem], list[str]]:
-    """Every declared table for ``year``, every problem in them and across them, and notes on what was set aside."""
-    decl = declarations(data_dir)
-    folder = year_dir(data_dir, year)
-    if not folder.is_dir():
-        return {}, [Problem(str(folder), f"没有{year}年的数据目录 (no data folder for {year})")], []
-    tables, problems, notes, reads = {}, [], [], {}
-    try:
-        year_workbook(data_dir, year)
-    except SourceError as exc:  # two workbooks: said once, here, rather than for every table
-        return {}, exc.problems, []
-    for name, spec in decl.tables.items():
-        read = read_table(data_dir, year, spec)
-        tables[name], reads[name] = read.frame, read
-        problems += read.problems
-        notes += read.notes
-    for check in decl.checks:
-        left_read, right_read = reads[check.total.table], reads[check.equals.table]
-        if not (left_read.readable and right_read.readable):
-            continue  # a register that could not be read at all: its own problem says so
-        problems += _cross_check(check, decl, left_read, right_read, folder)
-    notes += _unread(data_dir, year, decl)
-    # A workbook that cannot be opened is one problem, not one per table it should hold.
-    return tables, list(dict.fromkeys(problems)), list(dict.fromkeys(notes))
-
-
-def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -> list[Problem]:
-    """A headline figure against its register, in the clerk's words: the table titles, the row, the two values."""
-    left_spec, right_spec = decl.tables[check.total.table], decl.tables[check.equals.table]
-    left = total(left_read.frame, check.total.column, where=check.total.where)
-    right = total(right_read.frame, check.equals.column, where=check.equals.where)
-    rows = select(left_read.frame, check.total.where).index
-    if left == right or (right is None and not len(rows)):  # or neither keeps the figure that year
-        return []
-    numbers = [left_read.row_numbers[i] for i in rows if i < len(left_read.row_numbers)]
-    what = "".join(str(v) for v in check.total.where.values()) or left_spec.column(check.total.column).label
-    if numbers:
-        row_text = "、".join(str(n) for n in numbers)
-        said = f"{left_spec.title} 第{row_text}行 {what} = {_shown(left)}"
-    else:
-        said = f"{left_spec.title} 没有“{what}”一行（视为 0）"
-    partial = "（该表另有问题，已按可读的值计算）" if left_read.problems or right_read.problems else ""
-    return [Problem(
-        left_read.file or str(folder / left_spec.file),
-        f"{said}，但{check.equals.describe(right_spec, right)}{partial} ({check.description}: the two must be equal)",
-        sheet=left_read.sheet, row=numbers[0] if len(numbers) == 1 else None,
-    )]
-
-
-_IGNORED = ("~$", ".~lock.", ".")  # Excel's and LibreOffice's lock files, hidden files
-
-
-class UnreadFile(str):
-    """A note on a file no table reads: a section may still read it itself (the build says so once it knows)."""
-
-    def __new__(cls, path: Path, text: str):
-        note = super().__new__(cls, text)
-        note.path = Path(path).resolve()
-        return note
-
-
-def _unread(data_dir: str | Path, year: int, decl) -> list[str]:
-    """Spreadsheet-like files in the year's folder that no table reads, and workbook sheets no table is: named, never skipped in silence."""
-    from .workbook import INSTRUCTIONS, LISTS
-
-    folder = year_dir(data_dir, year)
-    read = {spec.file for spec in decl.tables.values()} | {f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS}
-    notes: list[str] = [UnreadFile(path, f"{path}: not read by any table (no table in {TABLES_FILE} is kept in this file)")
-                        for path in sorted(folder.iterdir())
-                        if path.is_file() and path.suffix.lower() in SPREADSHEET_LIKE and path.name not in read
-                        and not path.name.startswith(_IGNORED)]
-    workbook = year_workbook(data_dir, year)
-    try:
-        book = open_workbook(workbook) if workbook is not None else None
-    except SourceError:
-        book = None  # unreadable: every table it should hold says so
-    if book is not None:
-        used = {s for spec in decl.tables.values() for group in _sheets_for(book, spec) for s in group}
-        notes += [f"{workbook}: sheet '{name}' is not a table; not read" for name, shown in book.sheets
-                  if name not in used and name not in (INSTRUCTIONS, LISTS) and shown]
-        notes += [f"{workbook}: hidden sheet '{name}' not read" for name, shown in book.sheets
-                  if name not in used and name not in (INSTRUCTIONS, LISTS) and not shown]
-    return notes
