@@ -148,6 +148,17 @@ def test_apply_writes_exactly_the_accepted_wording_and_never_a_figure(project):
     assert "未写入：数据有异议，请核对登记表" in stdout and "已写入 2 处，未写入 1 处" in stdout
 
 
+def test_a_disputed_figure_from_one_register_row_names_that_row(project):
+    # The draft's 1所九年一贯制民办学校筹设 is counted from one row of the licence register: line 24 of
+    # data/2020/licence_decisions.csv (从教许〔2020〕23号, 九年一贯制民办学校, 筹设, 批准).
+    copy = reviewed(project, "赵六.docx", lambda d: replace(_paragraph(d, "社会力量办学评审小组"), "1所九年一贯制", "2所九年一贯制",
+                                                        "赵六", 401))
+    stdout = review(project, copy, apply=True)
+    assert "数据有异议，请核对登记表「民办学校行政许可决定登记」2020年第24行" in stdout
+    assert "check register 民办学校行政许可决定登记 2020, row 24" in stdout
+    assert "2所" not in (project / "data" / "2020" / "narrative" / "party-leadership.md").read_text(encoding="utf-8")
+
+
 def test_two_reviewers_changing_one_sentence_differently_is_a_conflict_left_alone(project):
     first = reviewed(project, "李四.docx", lambda d: replace(_paragraph(d, "我局积极做好相关工作"), "积极", "认真", "李四", 201))
     second = reviewed(project, "王五.docx", lambda d: replace(_paragraph(d, "我局积极做好相关工作"), "积极", "全力", "王五", 301))

@@ -25,6 +25,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..build.word import ANCHOR, FIGURE, FIGURES_PROPERTY, anchor_name
+from ..core import provenance
 from ..core.exceptions import DataError
 from ..core.files import write_atomic
 from ..core.paths import NARRATIVE_DIR, shown
@@ -273,8 +274,8 @@ def apply(remarks: list[Remark], data_dir: Path) -> list[Outcome]:
         if id(remark) in conflicted:
             outcomes.append(Outcome(remark, False, f"与其他审阅人的修订冲突 (conflicts with {conflicted[id(remark)]})"))
         elif remark.figures:
-            outcomes.append(Outcome(remark, False, "数据有异议，请核对登记表 (figure disputed — check the register): "
-                                                   + "；".join(remark.figures)))
+            outcomes.append(Outcome(remark, False, "；".join(  # (a figure made of several: each of its sources)
+                disputed(each) for source in remark.figures for each in source.split("；"))))
         elif not remark.where:
             outcomes.append(Outcome(remark, False, "不在叙述文本中 (not in a narrative: a table, a caption or a title "
                                                    "comes from the registers and the config)"))
@@ -289,6 +290,20 @@ def apply(remarks: list[Remark], data_dir: Path) -> list[Outcome]:
         if any(o.applied for o in outcomes if id(o.remark) in here):
             write_atomic(path, text)
     return outcomes
+
+
+def disputed(source: str) -> str:
+    """Where to check a figure a reviewer changed: its register, year and row (第5行) when it comes from a few rows,
+    else the filter and how many rows it counted."""
+    part = provenance.parse(source)
+    if not part["register"] or not part["year"]:
+        return f"数据有异议，请核对：{source} (figure disputed — check its source)"
+    rows = part["row_numbers"]
+    counted = "，".join(p for p in (part["filters"], part["aggregation"]) if p)
+    zh = f"第{rows}行" if rows else f"（{counted + '，' if counted else ''}共{part['rows']}行）"
+    en = f"row {rows.replace('、', ', ')}" if rows else f"the {part['rows']} rows counted"
+    return (f"数据有异议，请核对登记表「{part['register']}」{part['year']}年{zh} "
+            f"(figure disputed — check register {part['register']} {part['year']}, {en})")
 
 
 def _conflicts(changes: list[Remark]) -> dict[int, str]:

@@ -5,7 +5,8 @@ them, so the two always agree.
 A record: its number, the section, where it stands (text, table or chart), its label as printed (the table row and
 column, or the words before it in the text), the figure as printed (2600多) and the number it says (2618), its unit,
 last year's figure and the change where the report shows them, and its source — register, year, filter,
-aggregation, rows counted — as the appendix gives it.
+aggregation, rows counted and, for a figure from three rows or fewer, their numbers in
+the register's file — as the appendix gives it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..core import provenance
 
 CSV_FILE, JSON_FILE = "figures.csv", "figures.json"
 FIELDS = ("number", "section", "kind", "label", "printed", "value", "unit", "last_year", "change", "source",
-          "register", "year", "filters", "aggregation", "rows")
+          "register", "year", "filters", "aggregation", "rows", "row_numbers")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _UNIT = re.compile(r"[（(]([^（）()]{1,12})[）)]$")
 _CLAUSE = re.compile(r"[，。；：,;:！？]")

@@ -21,6 +21,8 @@ ROW_SOURCES = "ar_row_sources"  # DataFrame.attrs key: a source per row (tallies
 CELL_SOURCES = "ar_cell_sources"  # DataFrame.attrs key: {(row, column): source} (comparison tables)
 ROWS = "ar_rows"  # DataFrame.attrs key: the register rows a tally counted (its charts say so)
 ROW_UNITS = "ar_row_units"  # DataFrame.attrs key: the unit of each row's figures (comparison tables)
+ROW_INDEX = "行"  # the index of a register as loaded: each row's number in its file, as the spreadsheet shows it
+NAMED_ROWS = 3  # a figure from this many rows or fewer names them (第12行): a reviewer goes straight to them
 # Narrative markup: the figure's text between private-use marks, with the index of its source.
 _OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"
 _MARKED = re.compile(f"{_OPEN}(\\d+){_MID}(.*?){_CLOSE}", re.S)
@@ -127,15 +129,28 @@ def filtered(frame, result, words: list[str]):
     return result
 
 
-def describe(frame, aggregation: str, rows: int) -> str:
-    """"生源地信用助学贷款办理登记 2020，区级，出动人次合计，共3行": the register, year, filter, aggregation, rows."""
+def register_rows(frame) -> list[int] | None:
+    """The numbers of ``frame``'s rows in their register's file (its header is row 1), while its rows are still a
+    register's rows as loaded (filtered, not regrouped or renumbered); None otherwise."""
+    index = getattr(frame, "index", None)
+    if index is None or index.name != ROW_INDEX or not str(table_source(frame).get("year", "")).isdigit():
+        return None
+    return [int(n) for n in index]
+
+
+def describe(frame, aggregation: str, rows: int, numbers: list[int] | None = None) -> str:
+    """"生源地信用助学贷款办理登记 2020，区级，出动人次合计，共3行（第2、5、9行）": the register, year, filter, aggregation,
+    rows counted and, for a few, which (``numbers``, else the frame's own rows when it counted them all)."""
     source = table_source(frame)
     if not source:
         return ""
     parts = [f"{source['title']} {source['year']}", *source.get("filters", [])]
     if aggregation:
         parts.append(aggregation)
-    parts.append(f"共{rows}行")
+    if numbers is None and rows == len(frame):
+        numbers = register_rows(frame)
+    which = f"（第{'、'.join(map(str, numbers))}行）" if numbers and len(numbers) == rows <= NAMED_ROWS else ""
+    parts.append(f"共{rows}行{which}")
     return "，".join(parts)
 
 
@@ -178,13 +193,14 @@ def parse(source: str) -> dict:
     first = source.split("；")[0]
     parts = [p for p in first.split("，") if p and not p.startswith("列：")]  # (a table cell's column: said apart)
     if not parts:
-        return {"register": "", "year": "", "filters": "", "aggregation": "", "rows": ""}
+        return {"register": "", "year": "", "filters": "", "aggregation": "", "rows": "", "row_numbers": ""}
     register, _, year = parts[0].rpartition(" ")
-    rows = re.fullmatch(r"共(\d+)行", parts[-1]) if len(parts) > 1 else None
+    rows = re.fullmatch(r"共(\d+)行(?:（第([\d、]+)行）)?", parts[-1]) if len(parts) > 1 else None
     middle = parts[1:-1] if rows else parts[1:]
     aggregation = [p for p in middle if p.endswith(("合计", "分组")) or "分组（" in p]
     return {"register": register or parts[0], "year": year if register else "", "rows": rows.group(1) if rows else "",
-            "filters": "；".join(p for p in middle if p not in aggregation), "aggregation": "；".join(aggregation)}
+            "filters": "；".join(p for p in middle if p not in aggregation), "aggregation": "；".join(aggregation),
+            "row_numbers": (rows.group(2) or "") if rows else ""}
 
 
 def unmarked(text: str) -> str:

@@ -52,8 +52,11 @@ def tally(
         grouping = "按" + "、".join(labels.get(b, b) for b in by) + "分组"
         result.attrs[provenance.SOURCE] = source
         result.attrs[provenance.ROWS] = int(len(rows))
+        numbers = provenance.register_rows(rows)
+        members = grouped.indices  # each group's rows, by position
         result.attrs[provenance.ROW_SOURCES] = [
-            provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n))
+            provenance.describe(rows, f"{grouping}（{'、'.join(map(str, key if isinstance(key, tuple) else (key,)))}）", int(n),
+                                [numbers[i] for i in members[key]] if numbers is not None and key in members else None)
             for key, n in sizes.items()
         ]
     return result
@@ -81,7 +84,7 @@ def load_history(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
             frames.append(table.assign(year=each)[["year", *table.columns]])
     if not frames:
         raise DataError(f"{Path(data_dir)}: no year up to {year} keeps table '{name}'")
-    history = pd.concat(frames, ignore_index=True)
+    history = pd.concat(frames)  # (each row keeps its number in its year's register: a headline figure names it)
     history.attrs[provenance.SOURCE] = {"title": table_specs(data_dir)[name].title, "year": "各年度", "filters": []}
     return history
 
@@ -203,8 +206,13 @@ def headline(
     wanted = [i for i in wanted if i in now.index]
     title = history.attrs.get(provenance.SOURCE, {}).get("title", "")
 
+    numbered = history.index.name == provenance.ROW_INDEX
+    rows = {(int(y), i): n for n, y, i in zip(history.index, history["year"], history[label])} if numbered else {}
+
     def sourced(number, each_year: int, indicator: str):
-        return provenance.figure(whole(float(number)), f"{title} {each_year}，{indicator}，共1行" if title else "")
+        row = rows.get((each_year, indicator))
+        which = f"（第{row}行）" if row is not None else ""
+        return provenance.figure(whole(float(number)), f"{title} {each_year}，{indicator}，共1行{which}" if title else "")
 
     return [
         (str(i), str(now.at[i, unit]), sourced(now.at[i, value], int(year), i),

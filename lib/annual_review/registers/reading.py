@@ -367,7 +367,8 @@ def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
 def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     """Read table ``name`` for ``year``, typed and checked as declared; raise DataError listing every problem.
 
-    Rows are numbered as the user sees them in a spreadsheet (the header is row 1).
+    Rows are numbered as the user sees them in a spreadsheet (the header is row 1): the frame's index (named 行)
+    is those numbers, so a figure counted from a few rows names them in a draft.
     """
     specs = table_specs(data_dir)
     if name not in specs:
@@ -389,6 +390,8 @@ def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFr
     if read.problems:
         raise DataError([str(p) for p in read.problems])
     frame = provenance.with_source(read.frame, spec.title, year)
+    if len(read.row_numbers) == len(frame):  # each row numbered as the spreadsheet shows it: a figure names its rows
+        frame.index = pd.Index(read.row_numbers, name=provenance.ROW_INDEX)
     frame.attrs[provenance.SOURCE]["labels"] = {c.name: c.label for c in spec.columns}
     frame.attrs[provenance.SOURCE]["units"] = {c.name: c.unit for c in spec.columns if c.unit}
     return frame
