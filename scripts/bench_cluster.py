@@ -9,7 +9,8 @@ opening narrative names them; their figures are not any body's — and times, in
   dask-local  the same with `--scheduler local` (a LocalCluster of 2 workers, 1 thread each);
   dask     the same through a scheduler and 2 workers started as separate `dask` processes on 127.0.0.1.
 It checks that every body × year's report text is the same in all three, prints the ratios
-to the local pool (target: the cluster within 1.15×), and from the measured cost of a section,
+to the local pool (target: the cluster within 1.15×) and the city site's share of the local build
+(search index, indicators page and charts; target ≤ 10%), and from the measured cost of a section,
 a render and the client's own work per body-year projects the wall time of 2,000 bodies ×
 1 year on 16, 64 and 256 worker cores, saying which part would limit it.
 """
@@ -63,12 +64,20 @@ def make_workspace(root: Path, bodies: int, years: list[int]) -> list[str]:
     return names
 
 
+SITE_TIME = re.compile(r"Site written in ([\d.]+) s")
+site_seconds: dict[str, float] = {}  # the city site's share of each build, as the build reports it
+
+
 def build(root: Path, out: Path, *args: str) -> float:
     started = time.perf_counter()
     result = subprocess.run([str(BIN / "annual-review"), "build", "--workspace", str(root / "workspace.yml"), "--all",
                              "--format", "html", "--output-dir", str(out), *args], cwd=root, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"the build failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    found = SITE_TIME.search(result.stdout)
+    if found is None or not (out / "search.html").is_file():
+        raise SystemExit(f"the build wrote no city site:\n{result.stdout[-2000:]}")
+    site_seconds[out.name] = float(found.group(1))
     return time.perf_counter() - started
 
 
@@ -154,6 +163,10 @@ def main() -> int:
         ratio = times[key] / times["local"]
         print(f"  {key:10} / local = {ratio:.2f}   target ≤ 1.15 ({'meets' if ratio <= 1.15 else 'misses'})")
     print(f"  every report's text identical across the three: {'yes' if same else 'NO'}")
+    site = site_seconds["out-local"]
+    share = site / (times["local"] - site)
+    print(f"  the city site (search index, indicators page and charts): {site:.1f} s, {share:.1%} on top of the "
+          f"workspace build's {times['local'] - site:.1f} s   target ≤ 10% ({'meets' if share <= 0.10 else 'misses'})")
     work = per_report * section + render
     print(f"\nProjection, 2,000 bodies × 1 year: {per_report} sections of {section:.2f} s and one render of {render:.2f} s "
           f"per report ({work:.1f} core-seconds), and {client:.2f} s of the client's own work per report:")
@@ -166,7 +179,8 @@ def main() -> int:
     out = REPO / "outputs" / "bench-cluster.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**{k: round(v, 2) for k, v in times.items()}, "identical": same, "section_s": section,
-                               "render_s": render, "client_s": round(client, 3)}, indent=2) + "\n", encoding="utf-8")
+                               "render_s": render, "client_s": round(client, 3),
+                               "site_s": round(site, 2), "site_share": round(share, 4)}, indent=2) + "\n", encoding="utf-8")
     print(f"\nWritten: {out}")
     return 0 if same else 1
 

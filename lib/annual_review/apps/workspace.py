@@ -22,7 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,8 +31,8 @@ from ..build.plan import BuildOptions
 from ..build.progress import Progress
 from ..core import yamlfile
 from ..core.config import load_config
-from ..core.numbers import whole
 from ..core.paths import available_years
+from .site import number
 from ..core.exceptions import AnnualReviewError, BuildError, ConfigError
 
 DEFAULT_INDICATORS = {"table": "key_figures", "label": "indicator", "value": "value", "unit": "unit"}
@@ -168,7 +168,7 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
     for body in chosen:
         if body.name in configs:
             index_quietly(output_dir / body.name, configs[body.name], log)
-    write_workspace_index(workspace, output_dir, configs, outcomes)
+    write_city_site(workspace, output_dir, configs, outcomes, log)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         error = BuildError(f"{len(failed)} of {len(outcomes)} body-years failed; the others were built:\n" + "\n".join(
@@ -218,8 +218,42 @@ def _first_problem(error: str) -> str:
     return first[:160]
 
 
-def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome]) -> Path:
-    """The city's view: every body × year with its files and status, shared indicators with totals, the rules check."""
+def write_city_site(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome],
+                    log: Callable[[str], None] = print) -> Path:
+    """The city's site: its index, the search over every report built (:mod:`.site`) and the shared indicators."""
+    import time
+
+    from . import site
+
+    started = time.perf_counter()
+    records, languages = [], {}
+    for outcome in outcomes:
+        config = configs.get(outcome.body)
+        folder = output_dir / outcome.body / str(outcome.year)
+        if outcome.status != "built" or config is None or not (folder / site.REPORT_FILE).is_file():
+            continue
+        records += site.report_records(outcome.body, outcome.year, folder, f"{outcome.body}/{outcome.year}",
+                                       config.title(outcome.year))
+        languages[config.language.split("-")[0]] = True
+    searchable = False
+    if records:
+        try:
+            site.write_search(output_dir, records, next(iter(languages)))
+            searchable = True
+        except Exception as exc:  # noqa: BLE001 - the reports stand; the search not written is said, not hidden
+            log(f"warning: {output_dir / site.SEARCH_PAGE} was not written (the search index could not be made: "
+                f"{type(exc).__name__}: {exc}); the index links every report all the same")
+    index = write_workspace_index(workspace, output_dir, configs, outcomes, searchable=searchable, log=log)
+    log(f"Site written in {time.perf_counter() - started:.1f} s: {len(records)} search entries"
+        + ("" if searchable else " (no search page)"))
+    return index
+
+
+def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome],
+                          searchable: bool = False, log: Callable[[str], None] = print) -> Path:
+    """The city's view: every body × year with its files and status, shared indicators with totals, the rules check;
+    each shared indicator across bodies and years on its own page (:func:`.site.write_indicators`)."""
+    from . import site
     from ..build import manifest, rules
     from ..build.index import Cell, Table, built_at, index_page, report_links
     from ..core.config import REQUIRED_ITEMS
@@ -241,6 +275,8 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
                          Cell(), Cell()])
     tables = [Table("各单位报告", ("单位", "年度", "状态", "文件", "生成时间"), rows)]
     built = {o.body for o in outcomes if o.status == "built"}
+    every_year: dict[int, dict] = {}
+    order: list[str] = []
     for year in sorted(years, reverse=True):
         names = [b.name for b in workspace.bodies if (b.name, year) in status and status[(b.name, year)].status == "built"]
         left_out = {b.name: f"其{year}年报告生成失败 (its {year} report failed: {_first_problem(status[(b.name, year)].error)})"
@@ -249,12 +285,14 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
         if not indicators:
             continue
         shown = [n for n in names if n in values]
+        every_year[year] = {n: {i: values[n][i] for i, _ in indicators} for n in shown}
+        order += [i for i, _ in indicators if i not in order]
         lines = []
         for indicator, unit in indicators:
             cells = [values[n][indicator][0] for n in shown]
             units = {values[n][indicator][1] for n in shown}
-            total = _number(sum(cells)) if len(units) == 1 else "—"
-            lines.append([Cell(f"{indicator}（{unit}）", header=True), *(Cell(_number(c), kind="num") for c in cells),
+            total = number(sum(cells)) if len(units) == 1 else "—"
+            lines.append([Cell(f"{indicator}（{unit}）", header=True), *(Cell(number(c), kind="num") for c in cells),
                           Cell(total, kind="num total")])
         tables.append(Table(f"{year}年主要指标（各单位共有）", ("指标", *shown, "合计（部分单位）" if left_out else "合计"), lines,
                             kind="shared", left_out=tuple(f"{name}：{why}" for name, why in left_out.items())))
@@ -278,8 +316,12 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
     from ..core.files import write_atomic
     from ..core.outputs import INDEX
 
-    return write_atomic(output_dir / INDEX, index_page("法治政府建设年度报告汇总", tables, intro=intro, width=64))
-
-
-def _number(value: float) -> str:
-    return str(whole(float(value))) if isinstance(whole(float(value)), int) else f"{value:g}"
+    rows_of_indicators = site.indicator_rows(every_year)
+    nav = [(label, href) for label, href, shown in (
+        ("搜索", site.SEARCH_PAGE, searchable),
+        ("主要指标对比", site.INDICATORS_PAGE, bool(rows_of_indicators)),
+        ("主要指标下载（CSV）", site.INDICATORS_CSV, bool(rows_of_indicators))) if shown]
+    if rows_of_indicators:
+        site.write_indicators(output_dir, rows_of_indicators, order, log, searchable=searchable)
+    return write_atomic(output_dir / INDEX, index_page("法治政府建设年度报告汇总", tables, intro=intro, width=64,
+                                                       nav=tuple(nav)))

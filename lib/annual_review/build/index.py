@@ -30,6 +30,7 @@ class Table:
     kind: str = ""
     left_out: tuple = ()  # bodies a total leaves out, and why
     left_out_heading: str = field(default="合计不含以下单位 (the totals leave out):")
+    image: tuple = ()  # (src, alt): a chart shown above the table (its figures, for those who cannot see it)
 
 
 @functools.cache
@@ -42,9 +43,10 @@ def _template():
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(source)
 
 
-def index_page(title: str, tables: list[Table], *, intro: str = "", lang: str = "zh-CN", width: int = 48) -> str:
-    return _template().render(title=title, tables=tables, intro=intro, lang=lang, width=width,
-                              csp=CONTENT_SECURITY_POLICY)
+def index_page(title: str, tables: list[Table], *, intro: str = "", lang: str = "zh-CN", width: int = 48,
+               nav: tuple = (), csp: str = CONTENT_SECURITY_POLICY) -> str:
+    """A page of tables; ``nav``: (label, href) links above its title (a city site's other pages)."""
+    return _template().render(title=title, tables=tables, intro=intro, lang=lang, width=width, nav=nav, csp=csp)
 
 
 def report_links(folder: Path, record: manifest.BuildRecord, href: str) -> tuple:

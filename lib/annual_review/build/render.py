@@ -23,7 +23,7 @@ from ..core.config import ReportConfig, Section, heading_number
 from ..notebook.elements import MARKER, NOTE
 from ..core.fonts import embedded_font_css
 from ..core.web import CONTENT_SECURITY_POLICY
-from .opendata import records
+from .opendata import CSV_FILE, JSON_FILE, records
 
 TEMPLATE_DIR = resources.files("annual_review") / "templates"
 TEMPLATE_NAME = "report"
@@ -200,6 +200,7 @@ def render_report(
         "data_notes": list(data_notes),
         "csp": CONTENT_SECURITY_POLICY,
         "draft": draft,
+        "dataset": dataset_json_ld(config, year, built_at) if config.dataset_metadata else "",
     }
     body, _ = exporter.from_notebook_node(combined, resources={"report": report})
     soup = BeautifulSoup(body, "html.parser")  # (parsed once: the figures' sources, then the reader's touches)
@@ -208,6 +209,24 @@ def render_report(
     body = str(soup)
     # Carry the Chinese glyphs the page uses, so it reads right where no Chinese font is installed.
     return body.replace("/*@font-face*/", embedded_font_css(body, cache_dir=cache_dir, document=config.document), 1)
+
+
+def dataset_json_ld(config: ReportConfig, year: int, built_at: dt.datetime) -> str:
+    """The report's figures as a schema.org ``Dataset`` (JSON-LD, for the head): who, which year, the two files.
+    Data for search engines and catalogues, never run: a script of this type is not a program, and the page's
+    policy runs none. ``<`` is written \\u003c, so no text can close the element."""
+    import json
+
+    title = config.title(year)
+    dataset = {
+        "@context": "https://schema.org", "@type": "Dataset", "name": f"{title}：数据",
+        "description": f"{title}发布的每个数字及其来源（登记表、年度、筛选条件、汇总方式、计入行数）",
+        "creator": {"@type": "GovernmentOrganization", "name": config.body}, "inLanguage": config.language,
+        "temporalCoverage": str(year), "dateModified": built_at.date().isoformat(), "isAccessibleForFree": True,
+        "distribution": [{"@type": "DataDownload", "encodingFormat": "text/csv", "contentUrl": CSV_FILE},
+                         {"@type": "DataDownload", "encodingFormat": "application/json", "contentUrl": JSON_FILE}],
+    }
+    return json.dumps(dataset, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _for_readers(soup: BeautifulSoup) -> None:

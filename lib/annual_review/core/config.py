@@ -26,7 +26,7 @@ DEFAULT_NUMBERING = ("{cn}、", "（{cn}）", "{n}.", "（{n}）")
 _SECTION_KEYS = {"id", "heading", "notebook", "sections", "parameters", "requires", "required", "numbered", "timeout",
                  "covers"}
 _TOP_KEYS = {"body", "title", "language", "notebooks", "numbering", "sections", "allow_personal_data", "document", "timeout",
-             "params", "index_title", "memory"}
+             "params", "index_title", "memory", "dataset_metadata"}
 # The five things the 2019 rules (《法治政府建设与责任落实督察工作规定》第二十四条) ask a report to cover.
 REQUIRED_ITEMS = {
     "measures": "推进法治政府建设的主要举措和成效",
@@ -152,6 +152,7 @@ class ReportConfig:
     notebooks_dir: Path
     sections: tuple[Section, ...]
     allow_personal_data: bool = False  # publish ID numbers, mobile numbers, e-mails found in the text
+    dataset_metadata: bool = False  # the HTML's head describes figures.csv/json as a schema.org Dataset (JSON-LD)
     # The printed page: DEFAULT_DOCUMENT with the config's changes.
     document: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_DOCUMENT))
     timeout: float = DEFAULT_TIMEOUT  # seconds each section may run
@@ -356,6 +357,8 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
         problems.append(f"{path}: memory: {memory[:20]!r} is not a memory size from 768MB to 1024GB (such as 4GB)")
     if raw.get("title"):
         _check_fields(str(raw["title"]), f"{path}: title", problems)
+    if not isinstance(raw.get("dataset_metadata", False), bool):
+        problems.append(f"{path}: dataset_metadata: {str(raw['dataset_metadata'])[:40]!r} must be true or false")
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
         problems.append(f"{path}: 'params' must map names (letters, digits, _) to values")
@@ -380,6 +383,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, trusted: tuple = ()) -> Repor
         notebooks_dir=notebooks_dir,
         sections=sections,
         allow_personal_data=bool(raw.get("allow_personal_data", False)),
+        dataset_metadata=raw.get("dataset_metadata") is True,
         document=document,
         timeout=timeout or DEFAULT_TIMEOUT,
         memory=memory,
