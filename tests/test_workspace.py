@@ -89,6 +89,7 @@ def test_a_body_with_bad_data_fails_alone_and_is_named(local):
             assert (out / body / str(year) / "report.html").is_file()
             assert json.loads((out / body / str(year) / "manifest.json").read_text(encoding="utf-8"))["sections"]
     assert re.search(r"\[8/8: 7 done, 0 running, 1 failed\]", result.stdout)
+    assert re.search(r"\[1/8: \d done, \d running, \d failed\] about \d+ (s|min) left", result.stdout)  # at the pace so far
 
 
 def test_each_body_reads_its_own_registers(local):
@@ -105,6 +106,9 @@ def test_the_city_view_lists_every_body_and_year_and_totals_the_shared_indicator
     for body in [*BODIES, BROKEN]:
         assert f'href="{body}/2020/report.html"' in index
     assert index.count("生成失败") >= 1 and f"<td>{BROKEN}</td><td>2021</td><td>生成失败" in index
+    # Its whole problem, with file, row and column (issue #24), not only the heading "1 problem(s) in …".
+    failed = index.split(f"<td>{BROKEN}</td><td>2021</td><td>生成失败")[1].split("</td>")[0]
+    assert "preschool_aid.csv, row 3, column E「amount_yuan」资助金额: &#39;-1&#39;" in failed
     shared = re.search(r"<h2>2020年主要指标（各单位共有）</h2>(.*?)</table>", index, flags=re.S).group(1)
     loans = re.search(r"助学贷款办理人数（人）</th>(.*?)</tr>", shared).group(1)
     # 424 + 423 + 422 (and the broken body's 2020, which built: 424)
@@ -158,7 +162,8 @@ def cluster(tmp_path_factory):
     """`dask scheduler` and two `dask worker --nthreads 1`, as two machines would start them, on 127.0.0.1."""
     folder = tmp_path_factory.mktemp("cluster")
     address_file = folder / "scheduler.json"
-    env = dict(os.environ)
+    (folder / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(folder / "tmp")}  # the workers' own temporary folders, watched below
     scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
                                   "--no-dashboard", "--scheduler-file", str(address_file)], cwd=folder, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -171,7 +176,7 @@ def cluster(tmp_path_factory):
 
     with Client(address, timeout=60) as client:
         client.wait_for_workers(2, timeout=120)
-    state = {"address": address, "workers": workers, "kernels": set()}
+    state = {"address": address, "workers": workers, "kernels": set(), "tmp": folder / "tmp"}
 
     def close() -> None:
         for worker in workers:
@@ -218,13 +223,47 @@ def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
     assert stderr.count("--- ") == 1, stderr  # the broken body alone
     assert texts(out) == texts(local[0])
     cluster["kernels"] |= _watch_kernels(cluster)
+    # The killed worker's folder (its unpacked registers) went when its replacement started (issue #24).
+    wait_until(lambda: not list(cluster["tmp"].glob(f"annual-review-worker-{victim}-*")),
+               "the killed worker's folder is removed by its replacement")
 
 
-def test_no_kernel_is_left_on_any_worker_after_the_cluster_closes(cluster):
+def test_no_kernel_and_no_unpacked_register_is_left_after_the_cluster_closes(cluster):
     cluster["kernels"] |= _watch_kernels(cluster)
+    assert list(cluster["tmp"].glob("annual-review-worker-*/data/*/*"))  # (while up, the inputs are kept unpacked)
     cluster["close"]()  # the workers stop (SIGTERM), then the scheduler: their plugins shut the kernels down
     assert cluster["kernels"]
     wait_until(lambda: not [pid for pid in cluster["kernels"] if _alive(pid)], "every worker's kernel has ended")
+    assert not list(cluster["tmp"].glob("annual-review-worker-*"))  # every worker's folder removed at shutdown
+
+
+def test_an_unreachable_scheduler_is_said_at_once(workspace, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = build(workspace, tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}")
+    assert result.returncode == 1 and "no Dask scheduler answered within 5 s" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()  # nothing built, nothing half-written
+
+
+def test_the_city_index_is_readable_while_the_build_runs(workspace, local):
+    """Written as body-years finish: those done with their files, the others 生成中."""
+    from annual_review.apps.workspace import Outcome, load_workspace, write_workspace_index
+    from annual_review.core.config import load_config
+
+    out, _ = local
+    space = load_workspace(workspace / "workspace.yml")
+    configs = {b.name: load_config(b.config) for b in space.bodies}
+    copy = workspace / "out-partial"
+    shutil.copytree(out / "甲区教育局", copy / "甲区教育局")
+    page = write_workspace_index(space, copy, configs, [Outcome("甲区教育局", 2020, "built"),
+                                                        Outcome("乙区教育局", 2020, "waiting")], partial=True)
+    index = page.read_text(encoding="utf-8")
+    assert "构建进行中：已完成1份，尚有1份" in index
+    assert '<td>甲区教育局</td><td>2020</td><td>已生成</td>' in index and 'href="甲区教育局/2020/report.html"' in index
+    assert '<td>乙区教育局</td><td>2020</td><td>生成中</td>' in index
 
 
 def test_the_workspace_file_is_checked(tmp_path):

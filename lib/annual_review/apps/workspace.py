@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -154,7 +155,10 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
                 outcome.status, outcome.exit_code = "failed", 1
                 outcome.error = f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))}"
             tally.report(outcome.line(), failed=outcome.status == "failed", started=True)
+            so_far.finished(outcome)
             return outcome
+
+        so_far = _IndexSoFar(workspace, output_dir, configs, work, list(outcomes))
 
         threads = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(lanes, len(work) or 1)))
         futures = [threads.submit(one, body, year) for body, year in work]
@@ -211,6 +215,13 @@ def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies:
     return rows, values
 
 
+def problem_text(error: str, lines: int = 40) -> str:
+    """A failed body-year's whole problem as the city index shows it: every problem it names (file, sheet, row,
+    column), not only its heading; a long traceback cut to its first ``lines`` lines, and said so."""
+    kept = error.strip().splitlines()
+    return "\n".join(kept[:lines] + ([f"…（另有{len(kept) - lines}行，见该单位的构建输出）"] if len(kept) > lines else []))
+
+
 def _first_problem(error: str) -> str:
     """The first problem an error names (not its heading, "2 problem(s) in …:"), shortened for a page."""
     lines = [line.strip(" -") for line in error.splitlines() if line.strip(" -")]
@@ -249,8 +260,37 @@ def write_city_site(workspace: Workspace, output_dir: Path, configs: Mapping, ou
     return index
 
 
+class _IndexSoFar:
+    """The city index while the build runs: every body-year's state as it finishes (a partial run is readable), at
+    most every few seconds (each write reads every finished body-year's record)."""
+
+    EVERY = 2.0  # seconds
+
+    def __init__(self, workspace: Workspace, output_dir: Path, configs: Mapping, work: list, outcomes: list[Outcome]):
+        self.workspace, self.output_dir, self.configs = workspace, output_dir, configs
+        self.waiting = {(body.name, year) for body, year in work}
+        self.outcomes = outcomes
+        self.lock = threading.Lock()
+        self.written = 0.0
+
+    def finished(self, outcome: Outcome) -> None:
+        import time
+
+        with self.lock:
+            self.outcomes.append(outcome)
+            self.waiting.discard((outcome.body, outcome.year))
+            if not self.waiting or time.monotonic() - self.written < self.EVERY:
+                return  # (the last one: the whole index follows at once)
+            self.written = time.monotonic()
+            pending = [Outcome(body, year, "waiting") for body, year in sorted(self.waiting)]
+            try:
+                write_workspace_index(self.workspace, self.output_dir, self.configs, self.outcomes + pending, partial=True)
+            except OSError:
+                pass  # (a progress page: the full index is written at the end, and its failure is said then)
+
+
 def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome],
-                          searchable: bool = False, log: Callable[[str], None] = print) -> Path:
+                          searchable: bool = False, log: Callable[[str], None] = print, partial: bool = False) -> Path:
     """The city's view: every body × year with its files and status, shared indicators with totals, the rules check;
     each shared indicator across bodies and years on its own page (:func:`.site.write_indicators`)."""
     from . import site
@@ -265,15 +305,22 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
             folder = output_dir / body.name / str(year)
             record = manifest.BuildRecord.load(folder)
             outcome = status.get((body.name, year))
-            state = {"built": "已生成", "failed": "生成失败"}.get(outcome.status if outcome else "", "未生成")
-            why = outcome.error.splitlines()[0][:200] if outcome and outcome.error else ""
+            state = {"built": "已生成", "failed": "生成失败", "waiting": "生成中"}.get(outcome.status if outcome else "", "未生成")
+            why = problem_text(outcome.error) if outcome and outcome.error else ""
             rows.append([Cell(body.name), Cell(str(year)), Cell(state, note=why),
                          Cell(links=report_links(folder, record, f"{body.name}/{year}")), Cell(built_at(record))])
         failed_body = status.get((body.name, None))
         if failed_body:
-            rows.append([Cell(body.name), Cell("—"), Cell("生成失败", note=failed_body.error.splitlines()[0][:200]),
+            rows.append([Cell(body.name), Cell("—"), Cell("生成失败", note=problem_text(failed_body.error)),
                          Cell(), Cell()])
     tables = [Table("各单位报告", ("单位", "年度", "状态", "文件", "生成时间"), rows)]
+    if partial:  # while the build runs: the states so far; the indicators and the rules' check come at the end
+        from ..core.files import write_atomic
+        from ..core.outputs import INDEX
+
+        waiting = sum(1 for o in outcomes if o.status == "waiting")
+        intro = (f"构建进行中：已完成{len(outcomes) - waiting}份，尚有{waiting}份（本页随构建更新，完成后列出主要指标与检查）。")
+        return write_atomic(output_dir / INDEX, index_page("法治政府建设年度报告汇总", tables, intro=intro, width=64))
     built = {o.body for o in outcomes if o.status == "built"}
     every_year: dict[int, dict] = {}
     order: list[str] = []

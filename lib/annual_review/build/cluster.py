@@ -4,7 +4,7 @@
 checks data and keeps its cache and manifests on the client as always, and sends
 the work out. A section's task carries its notebook, its parameters and the bytes of
 every input it may read (the body's table declarations and its year folders up to the
-report year, a few hundred KB, unpacked once per worker); it returns the
+report year, a few hundred KB, unpacked once per worker and kept while under a size cap); it returns the
 executed notebook and the files it read, which the client fingerprints for its cache.
 Workers need no shared file system. Each worker runs the sections on warm kernels
 held by a :class:`WarmKernels` plugin — started when the worker starts, shut down when
@@ -38,8 +38,13 @@ except ImportError:  # Dask is an optional extra: `pip install -e '.[cluster]'`
     WorkerPlugin = object
 
 
+FOLDER_PREFIX = "annual-review-worker-"
+CACHE_BYTES = 512 * 1024**2  # the inputs a worker keeps unpacked between tasks (least recently used go first)
+
+
 class WarmKernels(WorkerPlugin):
-    """A worker's warm kernels, one per worker thread, started with the worker and shut down with it."""
+    """A worker's warm kernels, one per worker thread, started with the worker and shut down with it; and the inputs
+    tasks brought, unpacked once and kept while they fit under :data:`CACHE_BYTES`."""
 
     name = PLUGIN
 
@@ -48,8 +53,14 @@ class WarmKernels(WorkerPlugin):
         self.folder: Path | None = None
 
     def setup(self, worker):
+        import os
+        from collections import OrderedDict
+
         self._extracting = threading.Lock()
-        self.folder = Path(tempfile.mkdtemp(prefix="annual-review-worker-"))
+        self._unpacked: OrderedDict[str, int] = OrderedDict()  # digest → bytes on disk, least recently used first
+        self._in_use: dict[str, int] = {}  # digest → tasks using it now (never removed under them)
+        _remove_orphans(Path(tempfile.gettempdir()))  # a worker that died left its folder: gone when one restarts
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         size = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 1) or 1
         self.pool = KernelPool(size, self.folder).start()  # (the worker handles its own signals)
 
@@ -60,7 +71,8 @@ class WarmKernels(WorkerPlugin):
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def data(self, archive: bytes, digest: str) -> Path:
-        """The inputs a client sent, unpacked once per body and year on this worker."""
+        """The inputs a client sent, unpacked once per body and year on this worker (until :meth:`done` with them
+        and pushed out of the cache)."""
         root = self.folder / "data" / digest
         with self._extracting:
             if not root.is_dir():
@@ -69,7 +81,39 @@ class WarmKernels(WorkerPlugin):
                 with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
                     bundle.extractall(staging)
                 staging.rename(root)
+                self._unpacked[digest] = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+            self._unpacked.move_to_end(digest)
+            self._in_use[digest] = self._in_use.get(digest, 0) + 1
         return root
+
+    def done(self, digest: str) -> None:
+        """A task is done with its inputs: the least recently used ones no task is using go while over the cap."""
+        with self._extracting:
+            self._in_use[digest] -= 1
+            if not self._in_use[digest]:
+                del self._in_use[digest]
+            while sum(self._unpacked.values()) > CACHE_BYTES:
+                idle = next((d for d in self._unpacked if d not in self._in_use), None)
+                if idle is None:
+                    break
+                del self._unpacked[idle]
+                shutil.rmtree(self.folder / "data" / idle, ignore_errors=True)
+
+
+def _remove_orphans(temp: Path) -> None:
+    """The folders of workers whose process is gone (a worker killed: its teardown never ran)."""
+    import os
+
+    for folder in temp.glob(f"{FOLDER_PREFIX}*"):
+        pid = folder.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's worker, alive
 
 
 def run_section(job: SectionJob, notebook: bytes, archive: bytes, digest: str) -> SectionOutcome:
@@ -82,8 +126,8 @@ def run_section(job: SectionJob, notebook: bytes, archive: bytes, digest: str) -
     plugin = get_worker().plugins[PLUGIN]
     data = plugin.data(archive, digest)
     work = plugin.folder / "runs" / uuid.uuid4().hex
-    work.mkdir(parents=True)
     try:
+        work.mkdir(parents=True)
         source, target = work / job.notebook.name, work / f"executed-{job.notebook.name}"
         source.write_bytes(notebook)
         here = replace(job, notebook=source, target=target, parameters={**job.parameters, "data_dir": str(data)},
@@ -94,6 +138,7 @@ def run_section(job: SectionJob, notebook: bytes, archive: bytes, digest: str) -
         return replace(outcome, reads=reads, stamps={}, executed=executed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        plugin.done(digest)
 
 
 def _has_plugin(dask_worker) -> bool:
@@ -130,7 +175,9 @@ class ClusterExecutor:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             self.client = Client(self.cluster)
         else:
-            self.client = Client(scheduler, timeout=60)
+            self.client = _connect(Client, scheduler)
+            if self.client.dashboard_link:
+                log(f"Dask dashboard: {self.client.dashboard_link}")
         self._warm_workers()
         self._archives: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
@@ -239,6 +286,21 @@ class ClusterExecutor:
         from dataclasses import replace
 
         return self.client.submit(render, replace(job, cache_dir=None, base=None), pure=False, retries=2).result()
+
+
+CONNECT_SECONDS = 5  # an unreachable scheduler is said after this long, not after Dask's minute of retries
+
+
+def _connect(client_class, scheduler: str):
+    """A client of ``scheduler``; a plain BuildError, within seconds, when nothing answers there."""
+    from ..core.exceptions import BuildError
+
+    try:
+        return client_class(scheduler, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:  # refused, unreachable, no such host, not an address
+        raise BuildError(f"--scheduler {scheduler}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); start one (dask scheduler) or "
+                         "check the address, or build on this machine (leave out --scheduler)") from None
 
 
 def _traceback(exc: BaseException) -> str:
