@@ -179,7 +179,12 @@ class ClusterExecutor:
             if self.client.dashboard_link:
                 log(f"Dask dashboard: {self.client.dashboard_link}")
         self._warm_workers()
-        self._archives: dict[tuple, tuple] = {}
+        from collections import OrderedDict
+
+        # The inputs of the body-years being built, packed once each; the least recently used go when more are
+        # packed than can be in flight, so the client's memory stays flat however many bodies a workspace has.
+        self._archives: OrderedDict[tuple, tuple] = OrderedDict()
+        self._keep = 2 * self.threads + 2
         self._lock = threading.Lock()
         self._pending: set = set()  # tasks submitted and not yet arrived: cancelled on close
         self._closed = False
@@ -239,6 +244,7 @@ class ClusterExecutor:
         with self._lock:
             known = self._archives.get(key)
             if known and known[0] == state:
+                self._archives.move_to_end(key)
                 return known[1], known[2]
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -250,6 +256,9 @@ class ClusterExecutor:
             # Carried in each task itself (not scattered to one worker, whose death would lose it): a few hundred KB,
             # unpacked once per worker.
             self._archives[key] = (state, archive, digest)
+            self._archives.move_to_end(key)
+            while len(self._archives) > self._keep:
+                self._archives.popitem(last=False)
             return archive, digest
 
     def submit(self, job: SectionJob) -> concurrent.futures.Future:
