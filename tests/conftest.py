@@ -199,3 +199,16 @@ class Lines:
             found = re.search(pattern, line)
             if found:
                 return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, launched once per test module (test_browser's flags: no traffic of its own)."""
+    from playwright.sync_api import sync_playwright
+
+    from test_browser import CHROMIUM, FLAGS
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield launched
+        launched.close()

@@ -341,18 +341,6 @@ def test_no_table_strands_its_caption_header_or_a_row_and_no_page_is_a_third_emp
 
 # --- 4. a phone page that fits --------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from test_browser import CHROMIUM, FLAGS
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield launched
-        launched.close()
-
-
 def test_on_a_phone_nothing_is_wider_than_the_screen(browser, built_2020, built_2021):
     for report in (built_2020["report"], built_2021 / "report.html"):
         page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)

@@ -290,18 +290,6 @@ def site(local):
         server.wait()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from test_browser import CHROMIUM, FLAGS
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
-
-
 def _search(page, words: str, **filters) -> list[tuple[str, str]]:
     """Type ``words`` into the search page (and choose ``filters``), as a reader does; each result's (title, link)."""
     from playwright.sync_api import expect
@@ -318,9 +306,9 @@ def _search(page, words: str, **filters) -> list[tuple[str, str]]:
     return [(links.nth(i).inner_text(), links.nth(i).get_attribute("href")) for i in range(links.count())]
 
 
-def test_the_city_site_finds_a_body_a_sentence_and_a_figure_with_no_request_leaving_the_machine(site, chromium):
+def test_the_city_site_finds_a_body_a_sentence_and_a_figure_with_no_request_leaving_the_machine(site, browser):
     out, origin = site
-    context = chromium.new_context()  # the page's own policy in force: nothing but the site's files may load
+    context = browser.new_context()  # the page's own policy in force: nothing but the site's files may load
     page = context.new_page()
     requests, errors = [], []
     page.on("request", lambda r: requests.append(r.url))
@@ -357,12 +345,12 @@ def test_the_city_site_finds_a_body_a_sentence_and_a_figure_with_no_request_leav
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_city_pages_pass_axe_and_fit_a_phone(site, chromium, width):
+def test_the_city_pages_pass_axe_and_fit_a_phone(site, browser, width):
     from axe_playwright_python.sync_playwright import Axe
 
     out, origin = site
     for name in ("index.html", "search.html", "indicators.html"):
-        context = chromium.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)  # (axe is injected)
+        context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)  # (axe is injected)
         page = context.new_page()
         page.goto(origin + name, wait_until="load")
         if name == "search.html":  # with results showing, as a reader sees it

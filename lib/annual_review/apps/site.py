@@ -26,7 +26,9 @@ from pathlib import Path
 from ..build.index import Cell, Table, index_page
 from ..core.files import write_atomic
 from ..core.numbers import whole
+from ..build.opendata import JSON_FILE
 from ..core.outputs import REPORT_FILE
+from ..core.web import policy
 
 SEARCH_PAGE, SEARCH_SCRIPT, BUNDLE = "search.html", "search.js", "pagefind"
 INDICATORS_PAGE, INDICATORS_CSV, INDICATORS_DIR = "indicators.html", "indicators.csv", "indicators"
@@ -35,8 +37,7 @@ INDICATOR_FIELDS = ("body", "year", "indicator", "value", "unit")
 SITE_POLICY = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self'; "
                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; "
                "form-action 'none'")
-PAGES_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; font-src data:; base-uri 'none'; "
-                "form-action 'none'")
+PAGES_POLICY = policy(site_images=True)  # the indicators page: the reports' policy, its charts files of the site
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def report_records(body: str, year: int, folder: Path, href: str, title: str) ->
         if text:
             records.append(Record(f"{href}/{REPORT_FILE}" + (f"#{anchor}" if anchor else ""), text,
                                   f"{body} · {year}年 · {name}", {**base, "部分": [name]}))
-    figures = folder / "figures.json"
+    figures = folder / JSON_FILE
     if figures.is_file():
         for figure in json.loads(figures.read_text(encoding="utf-8")).get("figures", []):
             section = str(figure.get("section") or title)
@@ -86,8 +87,8 @@ def report_records(body: str, year: int, folder: Path, href: str, title: str) ->
     return records
 
 
-def write_search(output_dir: Path, records: list[Record], language: str) -> None:
-    """The search bundle (``pagefind/``) for ``records``, and the page that searches it.
+def write_search_index(output_dir: Path, records: list[Record], language: str) -> None:
+    """The search bundle (``pagefind/``) for ``records`` (the page that searches it: :func:`write_search_page`).
 
     Each record becomes a small page of its own in a folder beside (its words, its title and where it leads as
     metadata, its filters), which Pagefind's program indexes in one run; the bundle is then put in place whole.
@@ -119,6 +120,10 @@ def write_search(output_dir: Path, records: list[Record], language: str) -> None
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_search_page(output_dir: Path, entries: int, language: str, *, indicators: bool) -> None:
+    """``search.html`` and its script, linking the indicators' page when there is one."""
     from importlib import resources
 
     import jinja2
@@ -128,7 +133,8 @@ def write_search(output_dir: Path, records: list[Record], language: str) -> None
     template = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
         site.joinpath("search.html.j2").read_text(encoding="utf-8"))
     write_atomic(output_dir / SEARCH_PAGE, template.render(csp=SITE_POLICY, lang=language, bundle=BUNDLE,
-                                                           script=SEARCH_SCRIPT, count=len(records)))
+                                                           script=SEARCH_SCRIPT, count=entries,
+                                                           indicators=INDICATORS_PAGE if indicators else ""))
 
 
 def _record_page(record: Record, language: str) -> str:
@@ -151,6 +157,15 @@ def indicator_rows(values_by_year: Mapping[int, Mapping[str, Mapping[str, tuple[
             for indicator, (value, unit) in values.items():
                 rows.append({"body": body, "year": year, "indicator": indicator, "value": number(value), "unit": unit})
     return rows
+
+
+def remove_indicators(output_dir: Path) -> None:
+    """The indicators' page, table and charts of an earlier build, when no indicator is shared any more."""
+    import shutil
+
+    for name in (INDICATORS_PAGE, INDICATORS_CSV):
+        (output_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(output_dir / INDICATORS_DIR, ignore_errors=True)
 
 
 def write_indicators(output_dir: Path, rows: list[dict], order: list[str], log: Callable[[str], None],

@@ -249,12 +249,15 @@ def write_city_site(workspace: Workspace, output_dir: Path, configs: Mapping, ou
     searchable = False
     if records:
         try:
-            site.write_search(output_dir, records, next(iter(languages)))
+            site.write_search_index(output_dir, records, next(iter(languages)))
             searchable = True
         except Exception as exc:  # noqa: BLE001 - the reports stand; the search not written is said, not hidden
             log(f"warning: {output_dir / site.SEARCH_PAGE} was not written (the search index could not be made: "
                 f"{type(exc).__name__}: {exc}); the index links every report all the same")
     index = write_workspace_index(workspace, output_dir, configs, outcomes, searchable=searchable, log=log)
+    if searchable:
+        site.write_search_page(output_dir, len(records), next(iter(languages)),
+                               indicators=(output_dir / site.INDICATORS_PAGE).is_file())
     log(f"Site written in {time.perf_counter() - started:.1f} s: {len(records)} search entries"
         + ("" if searchable else " (no search page)"))
     return index
@@ -370,5 +373,7 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
         ("主要指标下载（CSV）", site.INDICATORS_CSV, bool(rows_of_indicators))) if shown]
     if rows_of_indicators:
         site.write_indicators(output_dir, rows_of_indicators, order, log, searchable=searchable)
+    else:
+        site.remove_indicators(output_dir)
     return write_atomic(output_dir / INDEX, index_page("法治政府建设年度报告汇总", tables, intro=intro, width=64,
                                                        nav=tuple(nav)))

@@ -13,7 +13,9 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-s
 WEB_ADDRESS = re.compile(r"(?i)\b(?:https?|ftps?|file|wss?|data|javascript):|(?<![\w:])//[\w.-]+\.[a-z]{2,}")
 
 
-def policy(*, script_nonce: str = "", connect_self: bool = False) -> str:
-    """The page policy, opened for one nonce'd script and requests to the page's own server (the preview's copy)."""
+def policy(*, script_nonce: str = "", connect_self: bool = False, site_images: bool = False) -> str:
+    """The page policy, opened for one nonce'd script and requests to the page's own server (the preview's copy), or
+    for pictures that are files of the same site (a city site's charts)."""
     extra = (f"; script-src 'nonce-{script_nonce}'" if script_nonce else "") + ("; connect-src 'self'" if connect_self else "")
-    return CONTENT_SECURITY_POLICY + extra
+    base = CONTENT_SECURITY_POLICY.replace("img-src data:", "img-src 'self' data:") if site_images else CONTENT_SECURITY_POLICY
+    return base + extra
