@@ -92,3 +92,33 @@ def test_personal_data_in_the_figures_is_caught():
 
     found = scan_published({"figures.csv": "number,label\r\n1,联系人电话13812345678\r\n".encode("utf-8-sig")})
     assert any("figures.csv" in str(f) for f in found)
+
+
+def test_the_dataset_metadata_is_in_the_head_only_when_the_config_asks(built_2020, tmp_path):
+    from conftest import copy_2020_project
+
+    assert "application/ld+json" not in built_2020["html"]  # off by default
+    root = copy_2020_project(tmp_path)
+    config = root / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "dataset_metadata: true\n", encoding="utf-8")
+    result = run_cli("build", "--year", "2020", "--format", "html", cwd=root)
+    assert result.returncode == 0, result.stderr
+    page = (root / "outputs" / "2020" / "report.html").read_text(encoding="utf-8")
+    head = page.split("</head>")[0]
+    found = re.findall(r'<script type="application/ld\+json">(.*?)</script>', head, flags=re.S)
+    assert len(found) == 1 and "<" not in found[0]
+    dataset = json.loads(found[0])
+    assert dataset["@type"] == "Dataset" and dataset["temporalCoverage"] == "2020"
+    assert dataset["creator"] == {"@type": "GovernmentOrganization", "name": "广州市从化区教育局"}
+    assert dataset["name"] == "广州市从化区教育局2020年度法治政府建设情况报告：数据"
+    assert [d["contentUrl"] for d in dataset["distribution"]] == ["figures.csv", "figures.json"]
+
+
+def test_a_dataset_metadata_that_is_not_yes_or_no_is_refused(tmp_path):
+    from conftest import copy_2020_project
+
+    root = copy_2020_project(tmp_path)
+    config = root / "report.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "dataset_metadata: maybe\n", encoding="utf-8")
+    result = run_cli("check", cwd=root)
+    assert result.returncode != 0 and "dataset_metadata: 'maybe' must be true or false" in result.stderr
