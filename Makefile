@@ -63,8 +63,9 @@ bench: $(READY) ## time the build against papermill+nbconvert and the floor, and
 bench-registers: $(READY) ## time a 50,000-row register read from a workbook against the same rows as CSV
 	$(PY) scripts/bench_registers.py $(ARGS)
 
-bench-cluster: $(READY) ## a synthetic workspace (12 bodies × 3 years) on the local pool vs a Dask cluster; a projection to 2,000 bodies
+bench-cluster: $(READY) ## a synthetic workspace (12 bodies × 3 years) on the local pool vs a Dask cluster; then 200 bodies' orchestration measured and projected to 2,000
 	$(PY) scripts/bench_cluster.py $(ARGS)
+	$(PY) scripts/bench_scale.py
 
 lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'

@@ -179,7 +179,7 @@ def main() -> int:
     out = REPO / "outputs" / "bench-cluster.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**{k: round(v, 2) for k, v in times.items()}, "identical": same, "section_s": section,
-                               "render_s": render, "client_s": round(client, 3),
+                               "render_s": render, "sections_per_report": per_report, "client_s": round(client, 3),
                                "site_s": round(site, 2), "site_share": round(share, 4)}, indent=2) + "\n", encoding="utf-8")
     print(f"\nWritten: {out}")
     return 0 if same else 1

@@ -96,8 +96,9 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             log("Nothing changed: the report is up to date.")
             return out / REPORT_FILE
         pool = pool or start_kernels(plans)
-        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
-        preparing = threading.Thread(target=prepare_render, daemon=True)
+        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core (nothing, when the
+        # report is rendered elsewhere: a cluster).
+        preparing = threading.Thread(target=prepare_render if renderer is None else (lambda: None), daemon=True)
         preparing.start()
         staging = folder.staging()
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.config import REQUIRED_ITEMS, ReportConfig
 from ..notebook.finished import says_nothing
-from ..core.paths import narrative_dir, narratives, read_narrative
+from ..core.paths import contained, narrative_dir, read_narrative
 
 OPTIONAL_ITEMS = {"other"}  # 其他需要报告的情况: only when there is something else to report
 
@@ -72,5 +72,6 @@ def _has_content(section, data_dir: Path, year: int) -> bool:
         return any(True for _ in section.children)
     if name is None:
         return True  # a notebook of its own: its tables and charts are its content
-    narrative = narrative_dir(data_dir, year) / f"{name}.md"
-    return narrative in narratives(data_dir, year)[0] and not says_nothing(read_narrative(narrative))
+    folder = narrative_dir(data_dir, year)
+    narrative = folder / f"{name}.md"
+    return narrative.is_file() and contained(narrative, folder) and not says_nothing(read_narrative(narrative))

@@ -82,7 +82,9 @@ def narratives(data_dir: str | Path, year: int) -> tuple[list[Path], list[Path]]
     """The year's narrative files, and those that are links to files outside its folder (never read)."""
     folder = narrative_dir(data_dir, year)
     found = sorted(folder.glob("*.md")) if folder.is_dir() else []
-    return [p for p in found if contained(p, folder)], [p for p in found if not contained(p, folder)]
+    root = folder.resolve()
+    inside = [p for p in found if p.resolve().is_relative_to(root)]  # (each resolved once)
+    return inside, [p for p in found if p not in inside]
 
 
 def read_narrative(path: Path) -> str:
