@@ -23,6 +23,7 @@ import pytest
 from conftest import CONFIG, DATA, NOTEBOOKS, run_cli, wait_until
 
 BODIES = {"甲区教育局": 0, "乙区教育局": 1, "丙区教育局": 2}  # rows taken off each year's loan register
+OFFICES = {"甲区教育局": "法制科", "乙区教育局": "政策法规科", "丙区教育局": "办公室", "丁区教育局": "法制办"}  # params
 BROKEN = "丁区教育局"
 BIN = Path(sys.executable).parent
 
@@ -31,7 +32,7 @@ def _body(root: Path, name: str, fewer: int) -> None:
     folder = root / name
     shutil.copytree(NOTEBOOKS, folder / "notebooks")
     config = CONFIG.read_text(encoding="utf-8").replace("body: 广州市从化区教育局", f"body: {name}")
-    (folder / "report.yml").write_text(config, encoding="utf-8")
+    (folder / "report.yml").write_text(config + f"params: {{office: {OFFICES[name]}}}\n", encoding="utf-8")
     (folder / "data").mkdir(parents=True)
     shutil.copy(DATA / "tables.yml", folder / "data" / "tables.yml")
     for year in (2020, 2021):
@@ -42,6 +43,8 @@ def _body(root: Path, name: str, fewer: int) -> None:
         figures = folder / "data" / str(year) / "key_figures.csv"
         figures.write_text(figures.read_text(encoding="utf-8").replace("助学贷款办理人数,424,", f"助学贷款办理人数,{424 - fewer},"),
                            encoding="utf-8")
+        opening = folder / "data" / str(year) / "narrative" / "opening.md"  # what each body's kernels are told
+        opening.write_text(opening.read_text(encoding="utf-8") + '\n承办：{{ params["office"] }}。\n', encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +98,8 @@ def test_a_body_with_bad_data_fails_alone_and_is_named(local):
 def test_each_body_reads_its_own_registers(local):
     out, _ = local
     text = texts(out)
+    for body in BODIES:  # each body's own params, though one pool of kernels served them all (issue #24)
+        assert all(f"承办：{OFFICES[body]}。" in text[(body, year)] for year in (2020, 2021))
     assert "共为424多个各类大学生办理了助学贷款" in text[("甲区教育局", 2020)]
     assert "共为423多个各类大学生办理了助学贷款" in text[("乙区教育局", 2020)]
     assert text[("丙区教育局", 2021)].startswith("丙区教育局2021年度法治政府建设情况报告")
