@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, DATA, NOTEBOOKS, run_cli, wait_until
+from conftest import CONFIG, DATA, HANG, NOTEBOOKS, run_cli, wait_until
 
 BODIES = {"甲区教育局": 0, "乙区教育局": 1, "丙区教育局": 2}  # rows taken off each year's loan register
 OFFICES = {"甲区教育局": "法制科", "乙区教育局": "政策法规科", "丙区教育局": "办公室", "丁区教育局": "法制办"}  # params
@@ -303,7 +303,7 @@ def _search(page, words: str, **filters) -> list[tuple[str, str]]:
         page.select_option(f"#filter-{name}", value)
     page.fill("#query", words)
     page.press("#query", "Enter")
-    expect(page.locator("#status")).to_contain_text(f"“{words}”")
+    expect(page.locator("#status")).to_contain_text(f"“{words}”", timeout=HANG * 1000)  # (a loaded machine is slow)
     if "没有找到" in page.inner_text("#status"):
         return []
     page.wait_for_selector("#results li a")
@@ -314,6 +314,7 @@ def _search(page, words: str, **filters) -> list[tuple[str, str]]:
 def test_the_city_site_finds_a_body_a_sentence_and_a_figure_with_no_request_leaving_the_machine(site, browser):
     out, origin = site
     context = browser.new_context()  # the page's own policy in force: nothing but the site's files may load
+    context.set_default_timeout(HANG * 1000)  # each step waits for its event, however loaded the machine
     page = context.new_page()
     requests, errors = [], []
     page.on("request", lambda r: requests.append(r.url))
@@ -356,6 +357,7 @@ def test_the_city_pages_pass_axe_and_fit_a_phone(site, browser, width):
     out, origin = site
     for name in ("index.html", "search.html", "indicators.html"):
         context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)  # (axe is injected)
+        context.set_default_timeout(HANG * 1000)
         page = context.new_page()
         page.goto(origin + name, wait_until="load")
         if name == "search.html":  # with results showing, as a reader sees it
