@@ -361,8 +361,10 @@ def test_the_city_pages_pass_axe_and_fit_a_phone(site, browser, width):
         page = context.new_page()
         page.goto(origin + name, wait_until="load")
         if name == "search.html":  # with results showing, as a reader sees it
+            errors = []
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
             page.wait_for_selector("#search-form[data-ready=true]")
-            assert _search(page, "助学贷款")
+            assert _search(page, "助学贷款"), (page.inner_text("#status"), errors)
         results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
         serious = [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
                    if v["impact"] in ("serious", "critical")]

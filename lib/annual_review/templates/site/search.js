@@ -4,7 +4,10 @@
 "use strict";
 (function () {
   var PAGE = 20;
-  var form, query, statusLine, list, more, pagefind, found = [], shown = 0, asked = 0;
+  var form, query, statusLine, list, more, pagefind, found = [], shown = 0, timer;
+  // One search at a time, the latest asked for: searches started side by side while Pagefind loads a part of its
+  // index can come back empty, and a search superseded before it starts is not run at all.
+  var queue = Promise.resolve(), latest = "";
 
   function text(tag, words) { var node = document.createElement(tag); node.textContent = words; return node; }
 
@@ -44,18 +47,26 @@
 
   function search(event) {
     if (event) event.preventDefault();
-    var words = query.value.trim(), chosen = filters(), mine = ++asked;
+    clearTimeout(timer);
+    var words = query.value.trim(), chosen = filters(), key = JSON.stringify([words, chosen]);
+    if (key === latest) return;  // the same search: its results are shown, or on their way
+    latest = key;
     if (!words && !Object.keys(chosen).length) {
       list.replaceChildren(); more.hidden = true; statusLine.textContent = ""; return;
     }
     statusLine.textContent = "正在搜索……";
-    pagefind.search(words || null, { filters: chosen }).then(function (answer) {
-      if (mine !== asked) return;  // a newer search is under way
-      found = answer.results; shown = 0;
-      list.replaceChildren();
-      statusLine.textContent = found.length ? "找到" + found.length + "条结果" + (words ? "：“" + words + "”" : "")
-                                            : "没有找到" + (words ? "“" + words + "”" : "符合条件的结果");
-      return showMore();
+    queue = queue.then(function () {
+      if (key !== latest) return;  // a newer search was asked for meanwhile
+      return pagefind.search(words || null, { filters: chosen }).then(function (answer) {
+        if (key !== latest) return;
+        found = answer.results; shown = 0;
+        list.replaceChildren();
+        statusLine.textContent = found.length ? "找到" + found.length + "条结果" + (words ? "：“" + words + "”" : "")
+                                              : "没有找到" + (words ? "“" + words + "”" : "符合条件的结果");
+        return showMore();
+      });
+    }).catch(function (error) {
+      statusLine.textContent = "搜索出错（" + error + "）";
     });
   }
 
@@ -81,7 +92,6 @@
         select.addEventListener("change", function () { search(); });
       });
       form.addEventListener("submit", search);
-      var timer;
       query.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 250); });
       more.addEventListener("click", function () {
         showMore().then(function (first) { if (first) first.focus(); });
