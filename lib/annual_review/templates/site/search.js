@@ -5,8 +5,8 @@
 (function () {
   var PAGE = 20;
   var form, query, statusLine, list, more, pagefind, found = [], shown = 0, timer;
-  // One search at a time, the latest asked for: searches started side by side while Pagefind loads a part of its
-  // index can come back empty, and a search superseded before it starts is not run at all.
+  // One search at a time, the latest asked for: results never arrive out of order, and a search superseded before
+  // it starts (typing on) is not run at all.
   var queue = Promise.resolve(), latest = "";
 
   function text(tag, words) { var node = document.createElement(tag); node.textContent = words; return node; }
