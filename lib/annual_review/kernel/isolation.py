@@ -94,7 +94,7 @@ def _module_changes(name: str, old: tuple, new: tuple) -> list[str]:
 
     compare(f"{name}.", old_namespace, namespace, lambda key: False)
     for key, members in old_classes.items():
-        if key in classes and classes[key] is not members:
+        if key in classes:
             compare(f"{name}.{key}.", members, classes[key], lambda method: method.startswith("_abc_"))
     if name == LIBRARY or name.startswith(LIBRARY + "."):
         found += [f"{name}.{key} added" for key in namespace.keys() - old_namespace.keys() if not key.startswith("__")]
