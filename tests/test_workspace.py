@@ -217,8 +217,8 @@ def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
     process = subprocess.Popen([str(BIN / "annual-review"), "build", "--workspace", str(workspace / "workspace.yml"),
                                 "--all", "--format", "html", "--output-dir", str(out), "--scheduler", cluster["address"]],
                                cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Mid-build: once a body-year is running its sections on the cluster, a worker that has kernels is killed.
-    wait_until(lambda: list(out.glob("*/*/.staging-*")), "a body-year's sections are running")
+    # Mid-build: once a worker is building a body-year (its folder for it made), a worker that has kernels is killed.
+    wait_until(lambda: list(cluster["tmp"].glob("annual-review-worker-*/builds/*")), "a body-year is being built")
     kernels = wait_until(lambda: _watch_kernels(cluster), "the workers' kernels")
     victim = int(Path(f"/proc/{next(iter(kernels))}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its worker
     cluster["kernels"] |= _watch_kernels(cluster)

@@ -130,24 +130,26 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
     if scheduler:
         from ..build.cluster import ClusterExecutor
 
+        # Each body-year is one task: its checks, sections and render on a worker; packing and publishing here.
         runner = ClusterExecutor(scheduler, log=log)
-        renderer = runner.render  # PDF and Word, the costliest steps, on the cluster too
-        lanes = runner.threads * 2  # body-years planned and checked on the client while others run on the cluster
+        lanes = runner.threads * 2  # a body-year packed or published here while each worker thread builds another
     else:
         from ..build.engine import KernelPool
 
         # One pool for every body: each section runs in its own body's notebooks folder with its own environment.
         runner = KernelPool(options.kernels, Path(workspace.path).parent, log=log)
-        renderer = None
         lanes = 2  # a second body-year is checked and rendered while the first's sections run
     with runner:
         def one(body: Body, year: int) -> Outcome:
             outcome = Outcome(body.name, year, "running")
             tally.started()
             lines: list[str] = []
+            said = replace(options, log=lines.append)
             try:
-                build_year(configs[body.name], year, body.data, output_dir / body.name, replace(options, log=lines.append),
-                           runner=runner, renderer=renderer)
+                if scheduler:
+                    _on_cluster(runner, configs[body.name], year, body.data, output_dir / body.name, said)
+                else:
+                    build_year(configs[body.name], year, body.data, output_dir / body.name, said, runner=runner)
                 outcome.status = "built"
             except AnnualReviewError as exc:
                 outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
@@ -181,6 +183,17 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
         raise error
     log(f"Workspace built: {output_dir / 'index.html'}")
     return outcomes
+
+
+def _on_cluster(executor, config, year: int, data_dir: Path, output_dir: Path, options: BuildOptions) -> None:
+    """A body-year built on the cluster: sent only if its inputs changed since its last build, published here."""
+    from ..build import remote
+
+    job = remote.pack(config, year, data_dir, output_dir, options)
+    if job is None:
+        options.log("Nothing changed: the report is up to date.")
+        return
+    remote.publish(job, executor.build(job), output_dir, options.log)
 
 
 def shared_indicators(workspace: Workspace, configs: Mapping, year: int, bodies: list[str],
@@ -275,6 +288,8 @@ class _IndexSoFar:
         self.outcomes = outcomes
         self.lock = threading.Lock()
         self.written = 0.0
+        self.every = self.EVERY
+        self.rows: dict = {}  # each finished body-year's row, read once
 
     def finished(self, outcome: Outcome) -> None:
         import time
@@ -282,20 +297,27 @@ class _IndexSoFar:
         with self.lock:
             self.outcomes.append(outcome)
             self.waiting.discard((outcome.body, outcome.year))
-            if not self.waiting or time.monotonic() - self.written < self.EVERY:
+            if not self.waiting or time.monotonic() - self.written < self.every:
                 return  # (the last one: the whole index follows at once)
-            self.written = time.monotonic()
+            started = time.monotonic()
             pending = [Outcome(body, year, "waiting") for body, year in sorted(self.waiting)]
             try:
-                write_workspace_index(self.workspace, self.output_dir, self.configs, self.outcomes + pending, partial=True)
+                write_workspace_index(self.workspace, self.output_dir, self.configs, self.outcomes + pending, partial=True,
+                                      rows_known=self.rows)
             except OSError:
                 pass  # (a progress page: the full index is written at the end, and its failure is said then)
+            self.written = time.monotonic()
+            # Never more than a twentieth of the client's time, however many bodies the page lists.
+            self.every = max(self.EVERY, 20 * (self.written - started))
 
 
 def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mapping, outcomes: list[Outcome],
-                          searchable: bool = False, log: Callable[[str], None] = print, partial: bool = False) -> Path:
+                          searchable: bool = False, log: Callable[[str], None] = print, partial: bool = False,
+                          rows_known: dict | None = None) -> Path:
     """The city's view: every body × year with its files and status, shared indicators with totals, the rules check;
-    each shared indicator across bodies and years on its own page (:func:`.site.write_indicators`)."""
+    each shared indicator across bodies and years on its own page (:func:`.site.write_indicators`).
+
+    ``rows_known``: the rows of body-years already finished, kept between the pages written while a build runs."""
     from . import site
     from ..build import manifest, rules
     from ..build.index import Cell, Table, built_at, index_page, report_links
@@ -303,15 +325,23 @@ def write_workspace_index(workspace: Workspace, output_dir: Path, configs: Mappi
 
     rows, years = [], sorted({o.year for o in outcomes if o.year})
     status = {(o.body, o.year): o for o in outcomes}
+    years_of: dict[str, set] = {}
+    for o in outcomes:
+        if o.year:
+            years_of.setdefault(o.body, set()).add(o.year)
+    rows_known = rows_known if rows_known is not None else {}
     for body in workspace.bodies:
-        for year in sorted({o.year for o in outcomes if o.body == body.name and o.year}, reverse=True):
-            folder = output_dir / body.name / str(year)
-            record = manifest.BuildRecord.load(folder)
-            outcome = status.get((body.name, year))
-            state = {"built": "已生成", "failed": "生成失败", "waiting": "生成中"}.get(outcome.status if outcome else "", "未生成")
-            why = problem_text(outcome.error) if outcome and outcome.error else ""
-            rows.append([Cell(body.name), Cell(str(year)), Cell(state, note=why),
-                         Cell(links=report_links(folder, record, f"{body.name}/{year}")), Cell(built_at(record))])
+        for year in sorted(years_of.get(body.name, ()), reverse=True):
+            outcome = status[(body.name, year)]
+            known = (body.name, year, outcome.status, outcome.error)
+            if known not in rows_known:
+                folder = output_dir / body.name / str(year)
+                record = manifest.BuildRecord.load(folder)
+                state = {"built": "已生成", "failed": "生成失败", "waiting": "生成中"}.get(outcome.status, "未生成")
+                why = problem_text(outcome.error) if outcome.error else ""
+                rows_known[known] = [Cell(body.name), Cell(str(year)), Cell(state, note=why),
+                                     Cell(links=report_links(folder, record, f"{body.name}/{year}")), Cell(built_at(record))]
+            rows.append(rows_known[known])
         failed_body = status.get((body.name, None))
         if failed_body:
             rows.append([Cell(body.name), Cell("—"), Cell("生成失败", note=problem_text(failed_body.error)),

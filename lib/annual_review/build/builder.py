@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,12 +37,12 @@ from .store import OutputFolder
 
 
 def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, options: BuildOptions = BuildOptions(),
-               *, runner: SectionRunner | None = None, renderer: Callable | None = None) -> Path:
+               *, runner: SectionRunner | None = None) -> Path:
     """Build ``year``'s report into ``output_dir/<year>/``; return the HTML report's path.
 
     ``runner``, when given, runs the sections (kernels shared with other years or bodies, a cluster; the caller
     closes it); otherwise this build starts its own kernels, sized to the sections that run, and stops them before
-    rendering. ``renderer`` renders elsewhere (a cluster); here when None.
+    rendering.
     """
     out, log = output_dir / str(year), options.log
     env = kernel_environment(config)
@@ -96,9 +96,8 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             log("Nothing changed: the report is up to date.")
             return out / REPORT_FILE
         pool = pool or start_kernels(plans)
-        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core (nothing, when the
-        # report is rendered elsewhere: a cluster).
-        preparing = threading.Thread(target=prepare_render if renderer is None else (lambda: None), daemon=True)
+        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
+        preparing = threading.Thread(target=prepare_render, daemon=True)
         preparing.start()
         staging = folder.staging()
         try:
@@ -116,7 +115,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 own.close()  # this build's own kernels are shut down before rendering
             preparing.join()  # rendering shares what it prepared
             return publish(Publication(folder, staging, year, data_dir, {"data": data_print, "earlier_data": earlier},
-                                       known_rows, outline, plans, results, render_key, options, renderer))
+                                       known_rows, outline, plans, results, render_key, options))
         finally:
             folder.discard(staging)
 

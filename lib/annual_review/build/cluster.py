@@ -1,17 +1,22 @@
-"""Building on a Dask cluster: each section run and each report render is a task; every worker keeps warm kernels.
+"""Building on a Dask cluster: every worker keeps warm kernels; a workspace sends each body-year as one task.
 
-``ClusterExecutor`` stands in for the local pool of warm kernels: the build plans,
-checks data and keeps its cache and manifests on the client as always, and sends
-the work out. A section's task carries its notebook, its parameters and the bytes of
-every input it may read (the body's table declarations and its year folders up to the
-report year, a few hundred KB, unpacked once per worker and kept while under a size cap); it returns the
-executed notebook and the files it read, which the client fingerprints for its cache.
-Workers need no shared file system. Each worker runs the sections on warm kernels
-held by a :class:`WarmKernels` plugin — started when the worker starts, shut down when
-it stops — with the same namespace reset, time limit and isolation checks as the local
-pool. Rendering (HTML, PDF, Word, the personal-data checks) is a task too. A worker
-that dies mid-task has its tasks run again elsewhere (Dask's retries); its kernels
-end with it (a kernel stops when its parent process does).
+A workspace build (:mod:`annual_review.apps.workspace`) sends a whole body-year as one
+task (:mod:`.remote`): its inputs (config, notebooks, the table declarations and its year
+folders up to the report year, packed once and content-addressed, unpacked once per worker
+and kept while under a size cap) and its output folder as it stands; the worker checks the
+data, decides which sections' earlier results stand, runs the others on its warm kernels,
+renders and checks for personal data — the same ``build_year`` as on one machine — and sends
+the output folder back, which the client publishes. The client's share is packing and
+publishing, so one client keeps many workers busy. Workers need no shared file system.
+
+``ClusterExecutor`` is also a :class:`~annual_review.build.engine.SectionRunner`: ``submit``
+runs one section as a task, on the same kernels, for a build planned on the client.
+
+Each worker's kernels are held by a :class:`WarmKernels` plugin — started when the worker
+starts, shut down when it stops — with the same namespace reset, time limit and isolation
+checks as the local pool. A worker that dies mid-task has its task run again elsewhere
+(Dask's retries); its kernels end with it (a kernel stops when its parent process does),
+and its folder is removed when a worker starts again on that machine.
 """
 
 from __future__ import annotations
@@ -152,11 +157,23 @@ def _relative(path: str, root: Path) -> str | None:
         return None  # outside the inputs sent: not a data file
 
 
-def render(job):
-    """On a worker: the report in each format (see :func:`annual_review.build.publish.render_outputs`)."""
-    from .publish import render_outputs
+def build_body_year(job):
+    """On a worker: a whole body-year (:mod:`.remote`), on this worker's warm kernels, from inputs unpacked once."""
+    import uuid
 
-    return render_outputs(job)
+    from distributed import get_worker
+
+    from .remote import build_here
+
+    plugin = get_worker().plugins[PLUGIN]
+    root = plugin.data(job.inputs, job.digest)
+    work = plugin.folder / "builds" / uuid.uuid4().hex
+    try:
+        work.mkdir(parents=True)
+        return build_here(job, root, work, plugin.pool)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        plugin.done(job.digest)
 
 
 class ClusterExecutor:
@@ -164,7 +181,7 @@ class ClusterExecutor:
 
     def __init__(self, scheduler: str, *, log=print, workers: int = 2):
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             from ..core.exceptions import BuildError
 
@@ -172,7 +189,12 @@ class ClusterExecutor:
         self.log = log
         self.cluster = None
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            # The scheduler and the workers in processes of their own (a LocalCluster runs the scheduler and the
+            # workers' nannies inside this one, whose CPU is the client's: it is what a province's build waits on).
+            from distributed.deploy.subprocess import SubprocessCluster
+
+            self.cluster = SubprocessCluster(host="127.0.0.1", n_workers=workers, threads_per_worker=1,
+                                             dashboard_address=None)
             self.client = Client(self.cluster)
         else:
             self.client = _connect(Client, scheduler)
@@ -229,10 +251,16 @@ class ClusterExecutor:
         for future in pending:
             future.cancel()
         try:
-            self.client.close(timeout=5)
+            if self.cluster is not None:  # ours: its workers' kernels and folders go before its processes are ended
+                self.client.unregister_worker_plugin(PLUGIN)
+        except Exception:  # noqa: BLE001 - workers already gone; their folders go when the next worker starts
+            pass
         finally:
-            if self.cluster is not None:
-                self.cluster.close(timeout=5)
+            try:
+                self.client.close(timeout=5)
+            finally:
+                if self.cluster is not None:
+                    self.cluster.close(timeout=5)
 
     def _archive(self, data_dir: Path, year: int):
         """The body's inputs up to ``year``, packed once per body and year (its sections share the bytes)."""
@@ -290,11 +318,22 @@ class ClusterExecutor:
                 result.set_result(SectionOutcome("broken", error=f"the cluster could not run it: {type(exc).__name__}: "
                                                                  f"{exc}", traceback=_traceback(exc)))
 
-    def render(self, job):
-        """Render on the cluster: PDF and Word are the costliest steps of a build."""
-        from dataclasses import replace
+    def build(self, job):
+        """A whole body-year (:class:`.remote.BodyYear`) as one task; what the worker built (:class:`.remote.Built`)."""
+        from ..core.exceptions import BuildError
 
-        return self.client.submit(render, replace(job, cache_dir=None, base=None), pure=False, retries=2).result()
+        with self._lock:
+            if self._closed:
+                raise BuildError("the cluster was closed before this body-year was sent")
+            task = self.client.submit(build_body_year, job, pure=False, retries=2)
+            self._pending.add(task)
+        try:
+            return task.result()
+        except Exception as exc:  # noqa: BLE001 - it could not run at all (workers gone, cancelled, …): said, with why
+            raise BuildError(f"the cluster could not build it: {type(exc).__name__}: {exc}") from exc
+        finally:
+            with self._lock:
+                self._pending.discard(task)
 
 
 CONNECT_SECONDS = 5  # an unreachable scheduler is said after this long, not after Dask's minute of retries

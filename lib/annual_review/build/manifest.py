@@ -147,7 +147,7 @@ _SECTION_FIELDS = {"notebook": str, "notebook_digest": (str, type(None)), "param
 _RECORD_FIELDS = {"year": int, "data": str, "earlier_data": dict, "tables_with_rows": (list, type(None)),
                   "render": (str, type(None)), "mode": str, "outputs": dict, "sections": dict,
                   "render_seconds": (int, float), "built_at": str, "data_dir": str, "git_commit": (str, type(None)),
-                  "versions": dict, "library": str}
+                  "versions": dict, "library": str, "sources": (str, type(None))}
 
 
 def _invalid(record) -> str | None:
@@ -185,7 +185,9 @@ def data_fingerprint(data_dir: Path, year: int) -> str:
     """Every file of a year's data and the table declarations, for skipping a re-validation of the same data."""
     folder = data_dir / str(year)
     files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / TABLES_FILE]
-    return digest([(str(p), file_digest(p)) for p in files], library_fingerprint())
+    # By their place in the data folder, not where it is: the same data checked on another machine (a cluster's
+    # worker) or moved is the same data.
+    return digest([(p.relative_to(data_dir).as_posix(), file_digest(p)) for p in files], library_fingerprint())
 
 
 # --- the record, typed -------------------------------------------------------------------------------------------
@@ -230,6 +232,7 @@ class BuildRecord:
     outputs: dict = field(default_factory=dict)  # file name → sha256 of what was published
     render_seconds: float = 0.0
     sections: dict = field(default_factory=dict)  # section id → SectionRecord
+    sources: str | None = None  # on a cluster: what the client sent (build.remote.sources_key); nothing to send if same
 
     @classmethod
     def load(cls, out: Path, warn=None) -> "BuildRecord":

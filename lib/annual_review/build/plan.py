@@ -90,7 +90,10 @@ def plan_sections(config: ReportConfig, year: int, data_dir: Path, out: Path, pr
         # The body and the config's params, to the notebooks that declare them (no "unknown parameter" for the others).
         parameters = {"year": year, "data_dir": str(data_dir),
                       **{k: v for k, v in offered.items() if k in declared}, **section.parameters}
-        key = manifest.section_key(section.notebook, parameters, env)
+        # The data folder by its place beside the config, not where the project is: a cluster's worker, which unpacks
+        # the project in a folder of its own, reuses what the last build ran.
+        portable = {**parameters, "data_dir": os.path.relpath(data_dir, config.path.parent)}
+        key = manifest.section_key(section.notebook, portable, env)
         before = previous.section(section.id)
         verdict = manifest.judge(before, key, section.notebook, parameters, out / SECTIONS_DIR / section.executed_name,
                                  (data_dir.resolve(), config.path.parent.resolve()))

@@ -9,7 +9,6 @@ import hashlib
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +40,6 @@ class Publication:
     results: dict  # section id → SectionResult, for the sections that ran
     render_key: str
     options: BuildOptions
-    renderer: Callable | None = None  # renders a RenderJob elsewhere (a cluster); here when None
 
 
 def publish(p: Publication) -> Path:
@@ -83,7 +81,7 @@ def publish(p: Publication) -> Path:
         for note in section_notes(executed):
             log(f"note: section '{section_id}': {note}")
     started = time.monotonic()
-    published = p.renderer(job) if p.renderer is not None else render_outputs(job)
+    published = render_outputs(job)
     render_seconds = time.monotonic() - started
     for name, content in published.items():
         (staging / name).write_bytes(content)
