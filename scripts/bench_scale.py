@@ -51,7 +51,7 @@ def make_workspace(root: Path, bodies: int) -> list[str]:
     for name in names:
         shutil.copytree(template, root / name, ignore=shutil.ignore_patterns("outputs"))
         config = root / name / "report.yml"
-        config.write_text(config.read_text(encoding="utf-8").replace("合成单位", name, 1), encoding="utf-8")
+        config.write_text(config.read_text(encoding="utf-8").replace("body: 合成单位", f"body: {name}"), encoding="utf-8")
     shutil.rmtree(template)
     (root / "workspace.yml").write_text("bodies:\n" + "".join(f"  - {n}\n" for n in names), encoding="utf-8")
     return names

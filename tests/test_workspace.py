@@ -233,6 +233,56 @@ def test_a_worker_killed_mid_build_does_not_stop_it(workspace, local, cluster):
                "the killed worker's folder is removed by its replacement")
 
 
+MANY = 20  # bodies of the province-scale test: each the project `annual-review init` starts, stubs filled
+
+
+def test_twenty_bodies_on_a_real_cluster_each_get_their_own_report_and_the_client_stays_small(tmp_path, cluster):
+    """Issue #24: 20 bodies × 1 year through the scheduler and two workers. Each report is its own body's; the
+    client's memory, read from /proc at every line it prints, stays bounded; a second build sends nothing; no
+    body-year's folder is left on a worker."""
+    from conftest import Lines
+
+    names = [f"测试单位{k}" for k in range(1, MANY + 1)]
+    template = tmp_path / "template"
+    subprocess.run([str(BIN / "annual-review"), "init", str(template), "--body", "测试单位", "--year", "2020"],
+                   check=True, capture_output=True)
+    for path in template.rglob("*.md"):  # a final build publishes only finished text
+        path.write_text(re.sub(r"【待填写[^】]*】", "本部分为测试文字。", path.read_text(encoding="utf-8")), encoding="utf-8")
+    for name in names:
+        shutil.copytree(template, tmp_path / name)
+        config = tmp_path / name / "report.yml"
+        config.write_text(config.read_text(encoding="utf-8").replace("body: 测试单位", f"body: {name}"), encoding="utf-8")
+    (tmp_path / "workspace.yml").write_text("bodies:\n" + "".join(f"  - {n}\n" for n in names), encoding="utf-8")
+    command = [str(BIN / "annual-review"), "build", "--workspace", str(tmp_path / "workspace.yml"), "--all", "--format",
+               "html", "--output-dir", str(tmp_path / "out"), "--scheduler", cluster["address"]]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak, lines = 0, []
+    for line in process.stdout:  # at each line it prints: the client's resident memory
+        lines.append(line)
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak = max(peak, int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) // 1024)
+        except (OSError, AttributeError):
+            pass
+    assert process.wait() == 0, "".join(lines)
+    assert sum(1 for line in lines if re.match(rf"\[\d+/{MANY}: .*: built", line)) == MANY
+    assert 0 < peak < 400, f"the client's peak memory was {peak} MB"
+    for name in names:
+        html = (tmp_path / "out" / name / "2020" / "report.html").read_text(encoding="utf-8")
+        assert f"<title>{name}2020年法治政府建设年度报告</title>" in html and "本部分为测试文字。" in html
+    record = json.loads((tmp_path / "out" / names[0] / "2020" / "manifest.json").read_text(encoding="utf-8"))
+    assert record["data_dir"] == str(tmp_path / names[0] / "data")  # the client's paths, not the worker's
+    assert all(path.startswith(str(tmp_path / names[0] / "data")) for s in record["sections"].values()
+               for path in s["inputs"])
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not list(cluster["tmp"].glob("annual-review-worker-*/builds/*"))  # each body-year's folder gone
+    # Nothing sent the second time: every body-year's inputs and files were what its record says.
+    assert again.stdout.count(": built (up to date, nothing sent)") == MANY, again.stdout
+    out = tmp_path / "out" / names[0] / "2020"
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == record
+
+
 def test_no_kernel_and_no_unpacked_register_is_left_after_the_cluster_closes(cluster):
     cluster["kernels"] |= _watch_kernels(cluster)
     assert list(cluster["tmp"].glob("annual-review-worker-*/data/*/*"))  # (while up, the inputs are kept unpacked)

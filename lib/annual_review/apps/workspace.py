@@ -89,9 +89,10 @@ class Outcome:
     status: str = "pending"  # pending, running, built, failed
     error: str = ""
     exit_code: int = 0  # 2: its input was refused; 1: its build failed
+    detail: str = ""  # said after its status: "up to date" when nothing needed building
 
     def line(self) -> str:
-        said = f"{self.body} {self.year or ''}: {self.status}"
+        said = f"{self.body} {self.year or ''}: {self.status}" + (f" ({self.detail})" if self.detail else "")
         return said + (" — " + self.error.splitlines()[0][:160] if self.error else "")
 
 
@@ -151,6 +152,8 @@ def build_workspace(workspace_path: str | Path, output_dir: str | Path, years: l
                 else:
                     build_year(configs[body.name], year, body.data, output_dir / body.name, said, runner=runner)
                 outcome.status = "built"
+                up_to_date = [line for line in lines if line.startswith("Nothing changed")]
+                outcome.detail = "up to date" + (", nothing sent" if scheduler else "") if up_to_date else ""
             except AnnualReviewError as exc:
                 outcome.status, outcome.error, outcome.exit_code = "failed", str(exc), exc.exit_code
             except Exception as exc:  # noqa: BLE001 - one body-year's fault never stops the others; ours is kept
