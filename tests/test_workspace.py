@@ -240,8 +240,6 @@ def test_twenty_bodies_on_a_real_cluster_each_get_their_own_report_and_the_clien
     """Issue #24: 20 bodies × 1 year through the scheduler and two workers. Each report is its own body's; the
     client's memory, read from /proc at every line it prints, stays bounded; a second build sends nothing; no
     body-year's folder is left on a worker."""
-    from conftest import Lines
-
     names = [f"测试单位{k}" for k in range(1, MANY + 1)]
     template = tmp_path / "template"
     subprocess.run([str(BIN / "annual-review"), "init", str(template), "--body", "测试单位", "--year", "2020"],
