@@ -1,3 +1,3 @@
-from annual_review.apps.cli import main
+from annual_review.apps.cli import run
 
-raise SystemExit(main())
+run()
