@@ -97,9 +97,12 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             return out / REPORT_FILE
         pool = pool or start_kernels(plans)
         # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
-        preparing = threading.Thread(target=prepare_render, daemon=True)
+        preparing = threading.Thread(target=prepare_render, args=(config.document,), daemon=True)
         preparing.start()
         staging = folder.staging()
+        # This build's own kernels are shut down once its sections have run, while it renders (joined before it
+        # returns or raises: no kernel outlives a build).
+        stopping = threading.Thread(target=own.close, name="stop-kernels", daemon=True)
         try:
             (staging / SECTIONS_DIR).mkdir()
             try:
@@ -112,11 +115,13 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                         log(f"note: {note}")
             finally:
                 progress.close()
-                own.close()  # this build's own kernels are shut down before rendering
+                stopping.start()
             preparing.join()  # rendering shares what it prepared
             return publish(Publication(folder, staging, year, data_dir, {"data": data_print, "earlier_data": earlier},
                                        known_rows, outline, plans, results, render_key, options))
         finally:
+            if stopping.ident is not None:
+                stopping.join()
             folder.discard(staging)
 
 

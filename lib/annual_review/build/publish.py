@@ -297,12 +297,14 @@ def record(year, data_dir, data_prints, tables_with_rows, plans, results, render
     )
 
 
-def prepare_render() -> None:
+def prepare_render(document=None) -> None:
+    """Rendering's one-time costs, paid while the sections run: its imports, templates, and the report's own font
+    (found, its characters read, the subsetter loaded)."""
     try:
-        from . import render
-        from ..core.fonts import find_cjk_font
+        from . import page, render  # noqa: F401 - page: imported for what it imports (budoux)
+        from ..core import fonts
 
-        find_cjk_font()
+        fonts.prepare(document)
         render.prepare()
     except Exception:  # noqa: BLE001 - only a head start; rendering reports any real problem itself
         pass

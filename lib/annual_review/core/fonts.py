@@ -234,6 +234,15 @@ def _open_face(font: CJKFont):
     return TTFont(str(font.path), fontNumber=_face_index(font), lazy=True)
 
 
+def prepare(document: Mapping | None = None) -> None:
+    """What :func:`embedded_font_css` needs first, done ahead (say while sections run): the body role's font found,
+    its characters read, the subsetter loaded."""
+    import uharfbuzz  # noqa: F401
+    from fontTools.ttLib import TTFont  # noqa: F401
+
+    _characters(require_cjk_font("body", document))
+
+
 def _cut(font: CJKFont, characters: str) -> bytes:
     """The font cut down to ``characters``, as WOFF: HarfBuzz's subsetter (a CJK font's thousands of CFF glyphs in
     milliseconds, where fontTools' takes seconds), without hints or layout features — a fallback face for Chinese
