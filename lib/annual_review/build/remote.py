@@ -80,13 +80,20 @@ def _folder_files(folder: Path) -> dict[str, Path]:
             if p.is_file() and not _internal(p.relative_to(folder).parts[0])}
 
 
+def _top_names(archive: bytes | None) -> set[str]:
+    if not archive:
+        return set()
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        return {name.split("/", 1)[0] for name in bundle.namelist()}
+
+
 def input_files(config: ReportConfig, data_dir: Path, year: int) -> tuple[Path, dict[str, Path]]:
     """The folder holding a body-year's inputs, and each input by its path inside it."""
     data_dir = data_dir.resolve()
     root = Path(os.path.commonpath([config.path.parent, config.notebooks_dir, data_dir]))
     wanted = [config.path, data_dir / TABLES_FILE]
-    wanted += [p for p in sorted(config.notebooks_dir.rglob("*"))
-               if p.is_file() and not any(part.startswith(".") for part in p.relative_to(config.notebooks_dir).parts)]
+    wanted += [p for p in sorted(config.notebooks_dir.rglob("*")) if p.is_file() and not any(
+               part.startswith(".") or part == "__pycache__" for part in p.relative_to(config.notebooks_dir).parts)]
     for folder in sorted(data_dir.iterdir()):
         if folder.is_dir() and folder.name.isdigit() and int(folder.name) <= year:
             wanted += [p for p in sorted(folder.rglob("*")) if p.is_file()]
@@ -105,7 +112,8 @@ def pack(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, opti
         if (not options.force and record.sources == sources
                 and record.intact(out, [FORMATS[f] for f in options.formats])):
             return None
-        previous = _zip(_folder_files(out)) if record.year else None
+        existing = _folder_files(out)
+        previous = _zip(existing) if existing else None
     inputs = _zip(files)
     return BodyYear(str(root), config.path.relative_to(root).as_posix(), data_dir.resolve().relative_to(root).as_posix(),
                     year, replace(options, log=print), inputs, hashlib.sha256(inputs).hexdigest()[:32], sources, previous)
@@ -179,7 +187,8 @@ def publish(job: BodyYear, built: Built, output_dir: Path, log) -> None:
                     bundle.extractall(staging)
                 names = sorted(p.name for p in staging.iterdir())
                 names.sort(key=lambda name: name == MANIFEST)  # the record of them last
-                stale = [p.name for p in out.iterdir() if not _internal(p.name) and p.name not in names]
+                # What the build removed: sent and not sent back (a file it was never shown is not its to remove).
+                stale = sorted(_top_names(job.previous) - set(names))
                 if names:
                     folder.publish(staging, names, stale)
             finally:
