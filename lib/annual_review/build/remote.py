@@ -132,19 +132,33 @@ def _relocate(text: str, old: str, new: str) -> str:
 
 
 def _relocate_record(folder: Path, old: str, new: str, sources: str | None = None) -> None:
-    """The record's paths (the data, each file a section read) and failed sections' logs, from ``old`` to ``new``;
-    with ``sources``, the record says it was made from them too (when every section in it succeeded)."""
+    """The folder's paths under ``old`` said under ``new``: in the record (the data, each file a section read), in the
+    executed notebooks (their parameters) and in failed sections' logs — the record's digest of each notebook
+    following it, so that the same section is the same result on either side. With ``sources``, the record says it
+    was made from them too (when every section in it succeeded)."""
     import json
 
+    old_json, new_json = (json.dumps(s, ensure_ascii=False)[1:-1] for s in (old, new))
+    digests = {}  # a notebook's digest before → after
+    for notebook in sorted([*folder.glob("sections/*.ipynb"), *folder.glob("failed/*.ipynb")]):
+        text = notebook.read_text(encoding="utf-8")
+        moved = _relocate(text, old_json, new_json)
+        if moved != text:
+            before = manifest.file_digest(notebook)
+            notebook.write_text(moved, encoding="utf-8")
+            digests[before] = manifest.file_digest(notebook)
     record = folder / MANIFEST
-    if record.is_file():
-        as_json = [json.dumps(s, ensure_ascii=False)[1:-1] for s in (old, new)]
-        text = _relocate(record.read_text(encoding="utf-8"), *as_json)
-        if sources:
-            entries = json.loads(text)
-            if all(s.get("status") == "ok" for s in entries.get("sections", {}).values()):
-                text = json.dumps({**entries, "sources": sources}, ensure_ascii=False, indent=2)
-        record.write_text(text, encoding="utf-8")
+    try:
+        entries = json.loads(_relocate(record.read_text(encoding="utf-8"), old_json, new_json))
+    except (OSError, UnicodeDecodeError, ValueError):
+        entries = None  # none, or not one: the build says so when it reads it, as on one machine
+    if isinstance(entries, dict):
+        for section in entries.get("sections", {}).values():
+            if isinstance(section, dict) and section.get("executed") in digests:
+                section["executed"] = digests[section["executed"]]
+        if sources and all(isinstance(s, dict) and s.get("status") == "ok" for s in entries.get("sections", {}).values()):
+            entries["sources"] = sources
+        record.write_text(json.dumps(entries, ensure_ascii=False, indent=2), encoding="utf-8")
     for log in sorted(folder.glob("failed/*.log")):
         log.write_text(_relocate(log.read_text(encoding="utf-8"), old, new), encoding="utf-8")
 
