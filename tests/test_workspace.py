@@ -273,7 +273,9 @@ def test_twenty_bodies_on_a_real_cluster_each_get_their_own_report_and_the_clien
     assert all(path.startswith(str(tmp_path / names[0] / "data")) for s in record["sections"].values()
                for path in s["inputs"])
     for executed in (tmp_path / "out" / names[0] / "2020" / "sections").glob("*.ipynb"):  # as a local build shows it
-        assert f'data_dir = "{tmp_path / names[0] / "data"}"' in executed.read_text(encoding="utf-8")
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+        injected = "".join(next(c["source"] for c in cells if "injected-parameters" in c["metadata"].get("tags", [])))
+        assert f'data_dir = "{tmp_path / names[0] / "data"}"' in injected
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert not list(cluster["tmp"].glob("annual-review-worker-*/builds/*"))  # each body-year's folder gone
