@@ -331,3 +331,11 @@ def test_formulas_with_saved_results_are_read_as_their_values(data_dir, capsys):
     code, output = validate(data_dir, capsys)
     assert code == 0, output
     assert _aid_children(data_dir) == _aid_children(DATA)
+
+
+def test_columns_are_named_by_the_letters_excel_shows():
+    """A problem names its column as Excel's header shows it: A … Z, then AA, and XFD, a sheet's last column."""
+    from annual_review.registers.layout import letters
+
+    assert [letters(i) for i in (0, 4, 25, 26, 27, 51, 52, 701, 702, 16383)] == [
+        "A", "E", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA", "XFD"]

@@ -44,10 +44,18 @@ def header_forms(spec: TableSpec) -> dict[str, str]:
 
 
 def letters(index: int) -> str:
-    """A column's letters as Excel shows them, from its index counted from 0."""
-    from openpyxl.utils import get_column_letter
+    """A column's letters as Excel shows them (A … Z, AA …), from its index counted from 0.
 
-    return get_column_letter(index + 1)
+    Counted here rather than by openpyxl's ``get_column_letter``: every kernel reading a CSV register names its
+    columns, and importing openpyxl for that costs each kernel a fifth of a second."""
+    if index < 0:
+        raise ValueError(f"no column has the index {index}")
+    found = ""
+    index += 1
+    while index:
+        index, digit = divmod(index - 1, 26)
+        found = chr(ord("A") + digit) + found
+    return found
 
 
 _letters = letters  # (the name other modules used)
