@@ -6,13 +6,13 @@ It generates a SYNTHETIC workspace from the shipped body — N bodies named 合�
 loan registers are shortened by a few rows (their headline figure to match) and whose
 opening narrative names them; their figures are not any body's — and times, in one run:
   local    `annual-review build --workspace …` on this machine's warm kernels (the default);
-  dask-local  the same with `--scheduler local` (a LocalCluster of 2 workers, 1 thread each);
+  dask-local  the same with `--scheduler local` (a scheduler and 2 workers of 1 thread, each a process of its own);
   dask     the same through a scheduler and 2 workers started as separate `dask` processes on 127.0.0.1.
 It checks that every body × year's report text is the same in all three, prints the ratios
 to the local pool (target: the cluster within 1.15×) and the city site's share of the local build
-(search index, indicators page and charts; target ≤ 10%), and from the measured cost of a section,
-a render and the client's own work per body-year projects the wall time of 2,000 bodies ×
-1 year on 16, 64 and 256 worker cores, saying which part would limit it.
+(search index, indicators page and charts; target ≤ 10%), and writes the measured cost of a section
+and of a render to outputs/bench-cluster.json, from which `scripts/bench_scale.py` (run after it by
+`make bench-cluster`) projects 2,000 bodies with the client's own work measured at scale.
 """
 
 from __future__ import annotations
@@ -123,15 +123,6 @@ def costs(out: Path) -> tuple[float, float, int]:
     return statistics.median(sections), statistics.median(renders or [0.5]), round(statistics.median(counts))
 
 
-def client_cost(root: Path, name: str, year: int) -> float:
-    """The client's own work for one body-year: the data check it runs before sending anything out."""
-    from annual_review.registers.checking import check_year
-
-    started = time.perf_counter()
-    check_year(root / name / "data", year)
-    return time.perf_counter() - started + 0.05  # planning and publishing, measured at about 0.05 s here
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bodies", type=int, default=12)
@@ -139,7 +130,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="annual-review-cluster-") as tmp:
         root = Path(tmp)
-        names = make_workspace(root, args.bodies, args.years)
+        make_workspace(root, args.bodies, args.years)
         print(f"SYNTHETIC workspace: {args.bodies} bodies × {len(args.years)} years = {args.bodies * len(args.years)} "
               "reports (合成单位1…N: the shipped body with shortened registers; not any real body's figures)")
         times = {"local": build(root, root / "out-local")}
@@ -157,7 +148,6 @@ def main() -> int:
         reference = report_texts(root / "out-local")
         same = all(report_texts(root / out) == reference for out in ("out-dask-local", "out-dask"))
         section, render, per_report = costs(root / "out-local")
-        client = client_cost(root, names[0], args.years[-1])
     print()
     for key in ("dask-local", "dask"):
         ratio = times[key] / times["local"]
@@ -167,19 +157,12 @@ def main() -> int:
     share = site / (times["local"] - site)
     print(f"  the city site (search index, indicators page and charts): {site:.1f} s, {share:.1%} on top of the "
           f"workspace build's {times['local'] - site:.1f} s   target ≤ 10% ({'meets' if share <= 0.10 else 'misses'})")
-    work = per_report * section + render
-    print(f"\nProjection, 2,000 bodies × 1 year: {per_report} sections of {section:.2f} s and one render of {render:.2f} s "
-          f"per report ({work:.1f} core-seconds), and {client:.2f} s of the client's own work per report:")
-    for cores in (16, 64, 256):
-        workers = 2000 * work / cores
-        on_client = 2000 * client
-        limit = "the workers' cores" if workers >= on_client else "the client (data checks, planning, publishing: one process)"
-        print(f"  {cores:3} cores: about {max(workers, on_client) / 60:5.1f} min (workers {workers / 60:.1f} min, "
-              f"client {on_client / 60:.1f} min) — limited by {limit}")
+    print(f"\nA report's work: {per_report} sections of {section:.2f} s and one render of {render:.2f} s "
+          f"({per_report * section + render:.1f} core-seconds); the projection to 2,000 bodies: scripts/bench_scale.py")
     out = REPO / "outputs" / "bench-cluster.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**{k: round(v, 2) for k, v in times.items()}, "identical": same, "section_s": section,
-                               "render_s": render, "sections_per_report": per_report, "client_s": round(client, 3),
+                               "render_s": render, "sections_per_report": per_report,
                                "site_s": round(site, 2), "site_share": round(share, 4)}, indent=2) + "\n", encoding="utf-8")
     print(f"\nWritten: {out}")
     return 0 if same else 1
