@@ -82,7 +82,8 @@ def measure(root: Path, bodies: int) -> dict:
     peak RSS) at the MARK-th body-year, at the last, and when the client exits (the index and the site written)."""
     process = subprocess.Popen([str(BIN / "annual-review"), "build", "--workspace", str(root / "workspace.yml"), "--all",
                                 "--format", "html", "--scheduler", "local", "--output-dir", str(root / "out")],
-                               cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # each line as it is said: the marks
     state = {"peak": 0.0, "cpu": 0.0, "scheduler": 0.0, "marks": {}, "lines": []}
     lock = threading.Lock()
 

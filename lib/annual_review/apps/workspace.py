@@ -262,21 +262,35 @@ def write_city_site(workspace: Workspace, output_dir: Path, configs: Mapping, ou
         records += site.report_records(outcome.body, outcome.year, folder, f"{outcome.body}/{outcome.year}",
                                        config.title(outcome.year))
         languages[config.language.split("-")[0]] = True
-    searchable = False
+    # Pagefind's program indexes in a process of its own while this one writes the index and draws the indicators.
+    failed: list[Exception] = []
+    searching = threading.Thread(target=_search_index, args=(output_dir, records, next(iter(languages), ""), failed),
+                                 name="search-index", daemon=True)
     if records:
-        try:
-            site.write_search_index(output_dir, records, next(iter(languages)))
-            searchable = True
-        except Exception as exc:  # noqa: BLE001 - the reports stand; the search not written is said, not hidden
-            log(f"warning: {output_dir / site.SEARCH_PAGE} was not written (the search index could not be made: "
-                f"{type(exc).__name__}: {exc}); the index links every report all the same")
-    index = write_workspace_index(workspace, output_dir, configs, outcomes, searchable=searchable, log=log)
+        searching.start()
+    index = write_workspace_index(workspace, output_dir, configs, outcomes, searchable=bool(records), log=log)
+    if records:
+        searching.join()
+    searchable = bool(records) and not failed
+    if failed:  # the reports stand; the search not written is said, not hidden, and the index links no search
+        log(f"warning: {output_dir / site.SEARCH_PAGE} was not written (the search index could not be made: "
+            f"{type(failed[0]).__name__}: {failed[0]}); the index links every report all the same")
+        index = write_workspace_index(workspace, output_dir, configs, outcomes, searchable=False, log=log)
     if searchable:
         site.write_search_page(output_dir, len(records), next(iter(languages)),
                                indicators=(output_dir / site.INDICATORS_PAGE).is_file())
     log(f"Site written in {time.perf_counter() - started:.1f} s: {len(records)} search entries"
         + ("" if searchable else " (no search page)"))
     return index
+
+
+def _search_index(output_dir: Path, records: list, language: str, failed: list) -> None:
+    from . import site
+
+    try:
+        site.write_search_index(output_dir, records, language)
+    except Exception as exc:  # noqa: BLE001 - said by the caller
+        failed.append(exc)
 
 
 class _IndexSoFar:
