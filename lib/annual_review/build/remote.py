@@ -44,7 +44,7 @@ class BodyYear:
     year: int
     options: BuildOptions
     inputs: bytes  # the config, the notebooks and the data up to the year (a zip, stored: packing costs no CPU)
-    digest: str  # their content address
+    digest: str  # their content address (of the files' contents and names, not of the packing)
     sources: str  # what the build is made from: the inputs, the library, the options (see :func:`sources_key`)
     previous: bytes | None  # the output folder as it stands (its record: which sections' results stand)
 
@@ -72,6 +72,15 @@ def _zip(files: dict[str, Path]) -> bytes:
     return buffer.getvalue()
 
 
+def _zip_contents(contents: dict[str, bytes]) -> bytes:
+    """Files' bytes as a zip, stored, each dated 1980-01-01: the same files, the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
+        for name, data in contents.items():
+            bundle.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
 def _folder_files(folder: Path) -> dict[str, Path]:
     """Every file under ``folder`` but its bookkeeping, by its path inside it."""
     if not folder.is_dir():
@@ -87,23 +96,38 @@ def _top_names(archive: bytes | None) -> set[str]:
         return {name.split("/", 1)[0] for name in bundle.namelist()}
 
 
-def input_files(config: ReportConfig, data_dir: Path, year: int) -> tuple[Path, dict[str, Path]]:
-    """The folder holding a body-year's inputs, and each input by its path inside it."""
-    data_dir = data_dir.resolve()
-    root = Path(os.path.commonpath([config.path.parent, config.notebooks_dir, data_dir]))
-    wanted = [config.path, data_dir / TABLES_FILE]
-    wanted += [p for p in sorted(config.notebooks_dir.rglob("*")) if p.is_file() and not any(
-               part.startswith(".") or part == "__pycache__" for part in p.relative_to(config.notebooks_dir).parts)]
-    for folder in sorted(data_dir.iterdir()):
-        if folder.is_dir() and folder.name.isdigit() and int(folder.name) <= year:
-            wanted += [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    return root, {p.relative_to(root).as_posix(): p for p in wanted if p.is_file()}
+def _walk(folder: str, hidden: bool = False) -> list[str]:
+    """Every regular file under ``folder`` (plain strings: a body-year's files are listed on every build), in order;
+    without hidden ones and ``__pycache__`` unless ``hidden``."""
+    found = []
+    for top, folders, names in os.walk(folder):
+        if not hidden:
+            folders[:] = [f for f in folders if not f.startswith(".") and f != "__pycache__"]
+            names = [n for n in names if not n.startswith(".")]
+        folders.sort()
+        found += [os.path.join(top, n) for n in sorted(names) if os.path.isfile(os.path.join(top, n))]
+    return found
+
+
+def input_files(config: ReportConfig, data_dir: Path, year: int) -> tuple[Path, dict[str, str]]:
+    """The folder holding a body-year's inputs, and each input (its path) by its path inside it."""
+    data = str(data_dir.resolve())
+    root = os.path.commonpath([str(config.path.parent), str(config.notebooks_dir), data])
+    wanted = [str(config.path), os.path.join(data, TABLES_FILE), *_walk(str(config.notebooks_dir))]
+    for entry in sorted(os.scandir(data), key=lambda e: e.name):
+        if entry.name.isdigit() and int(entry.name) <= year and entry.is_dir():
+            wanted += _walk(entry.path, hidden=True)  # (a year's .carried.json is read by its sections)
+    return Path(root), {os.path.relpath(p, root).replace(os.sep, "/"): p for p in wanted if os.path.isfile(p)}
 
 
 def pack(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, options: BuildOptions) -> BodyYear | None:
     """A body-year as a worker needs it; None when its output folder is already what these inputs make."""
     root, files = input_files(config, data_dir, year)
-    digests = {name: manifest.file_digest(path) for name, path in files.items()}
+    contents = {}
+    for name, path in files.items():
+        with open(path, "rb") as handle:  # each read once: its digest and its bytes in the packing
+            contents[name] = handle.read()
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     sources = sources_key(digests, options)
     out = output_dir / str(year)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,9 +138,9 @@ def pack(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, opti
             return None
         existing = _folder_files(out)
         previous = _zip(existing) if existing else None
-    inputs = _zip(files)
     return BodyYear(str(root), config.path.relative_to(root).as_posix(), data_dir.resolve().relative_to(root).as_posix(),
-                    year, replace(options, log=print), inputs, hashlib.sha256(inputs).hexdigest()[:32], sources, previous)
+                    year, replace(options, log=print), _zip_contents(contents),
+                    manifest.digest(sorted(digests.items()))[:32], sources, previous)
 
 
 def sources_key(digests: dict, options: BuildOptions) -> str:
