@@ -136,7 +136,7 @@ def main() -> int:
         times = {"local": build(root, root / "out-local")}
         print(f"  local pool (this machine's warm kernels): {times['local']:.1f} s", flush=True)
         times["dask-local"] = build(root, root / "out-dask-local", "--scheduler", "local")
-        print(f"  --scheduler local (LocalCluster, 2 workers): {times['dask-local']:.1f} s", flush=True)
+        print(f"  --scheduler local (a scheduler and 2 workers here): {times['dask-local']:.1f} s", flush=True)
         address, processes = start_cluster(root)
         try:
             times["dask"] = build(root, root / "out-dask", "--scheduler", address)

@@ -177,7 +177,8 @@ def build_body_year(job):
 
 
 class ClusterExecutor:
-    """Sends a build's sections and renders to a Dask cluster: ``tcp://host:8786``, or ``local`` for a LocalCluster."""
+    """A Dask cluster for body-years (:meth:`build`) and sections (:meth:`submit`): ``tcp://host:8786``, or ``local``
+    to start a scheduler and two workers here, each a process of its own."""
 
     def __init__(self, scheduler: str, *, log=print, workers: int = 2):
         try:
@@ -244,7 +245,7 @@ class ClusterExecutor:
         return self  # the workers' kernels are warm already
 
     def close(self) -> None:
-        """Cancel the tasks not yet done, and let go of the cluster (a LocalCluster is shut down)."""
+        """Cancel the tasks not yet done, and let go of the cluster (one started here is shut down)."""
         with self._lock:
             self._closed = True
             pending = list(self._pending)
