@@ -31,7 +31,7 @@ from ..core.outputs import FORMATS, MANIFEST
 from ..core.paths import TABLES_FILE
 from . import manifest
 from .plan import BuildOptions
-from .store import JOURNAL, LOCK_FILE, STAGING_PREFIX, TRASH_PREFIX, OutputFolder
+from .store import JOURNAL, LOCK_FILE, OutputFolder, leftover_name
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,11 @@ class Built:
 
 def _internal(name: str) -> bool:
     """The output folder's own bookkeeping (its lock, a publication's journal, staging), never sent or published."""
-    return (name in (LOCK_FILE, JOURNAL) or name.startswith((STAGING_PREFIX, TRASH_PREFIX, ".sections.old-"))
-            or (name.startswith(".") and name.endswith(".tmp")))
+    return name in (LOCK_FILE, JOURNAL) or leftover_name(name)
 
 
 def _zip(files: dict[str, Path]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
-        for name, path in files.items():
-            bundle.write(path, name)
-    return buffer.getvalue()
+    return _zip_contents({name: path.read_bytes() for name, path in files.items()})
 
 
 def _zip_contents(contents: dict[str, bytes]) -> bytes:

@@ -28,6 +28,13 @@ STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"
 
 
+def leftover_name(name: str) -> bool:
+    """Whether ``name`` in an output folder is what a build leaves only while it runs (staging, trash, a half-written
+    file): never a result, removed by the next build."""
+    return name.startswith((STAGING_PREFIX, TRASH_PREFIX, ".sections.old-")) or (name.startswith(".")
+                                                                                 and name.endswith(".tmp"))
+
+
 def _move(source: Path, target: Path) -> None:
     """One step of a publication (a rename within the folder): kept apart so tests can cut a publication short."""
     os.replace(source, target)
@@ -78,10 +85,11 @@ class OutputFolder:
                 else:
                     journal.unlink()
         for leftover in self.path.iterdir():
-            name = leftover.name
-            if name.startswith((STAGING_PREFIX, TRASH_PREFIX, ".sections.old-")) and leftover.is_dir():
+            if not leftover_name(leftover.name):
+                continue
+            if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
-            elif name.startswith(".") and name.endswith(".tmp") and leftover.is_file():
+            else:
                 leftover.unlink(missing_ok=True)
 
     # --- staging and publication ---------------------------------------------------------------
