@@ -194,8 +194,14 @@ class ClusterExecutor:
             # workers' nannies inside this one, whose CPU is the client's: it is what a province's build waits on).
             from distributed.deploy.subprocess import SubprocessCluster
 
-            self.cluster = SubprocessCluster(host="127.0.0.1", n_workers=workers, threads_per_worker=1,
-                                             dashboard_address=None)
+            try:
+                self.cluster = SubprocessCluster(host="127.0.0.1", n_workers=workers, threads_per_worker=1,
+                                                 dashboard_address=None)
+            except RuntimeError:  # Windows, where Dask has no subprocess cluster: the scheduler runs in this one
+                from distributed import LocalCluster
+
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
             self.client = Client(self.cluster)
         else:
             self.client = _connect(Client, scheduler)
