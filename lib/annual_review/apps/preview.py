@@ -253,8 +253,8 @@ def preview(config_path: str | Path, data_dir: str | Path, output_dir: str | Pat
                 log(f"Rebuilding {year}: {reason}")
                 try:
                     build_year(config, year, data_dir, output_dir, options, runner=kernels)
+                    state.publish(None)  # the open page reloads now; the folder's index follows
                     index_quietly(output_dir, config, log)
-                    state.publish(None)
                     log(f"Preview updated: http://{bind}:{port}/")
                 except AnnualReviewError as exc:
                     log(f"Rebuild failed (shown in the page):\n{exc}")

@@ -73,7 +73,6 @@ class SectionOutcome:
     reads: tuple = ()  # every file it read or looked for, absolute
     kernel: int = 0  # the process id of the kernel it ran on
     stamps: dict = field(default_factory=dict)  # each file it opened → [mtime_ns, size] when it opened it
-    retired: str = ""  # why its kernel was retired after it, if it was
     executed: bytes | None = field(default=None, repr=False)  # the executed notebook, when it ran on another machine
 
     @property
@@ -269,19 +268,24 @@ class KernelPool:
                 outcome = replace(outcome, status="cancelled", error="the build was stopped")
             item.future.set_result(outcome)  # before a replacement kernel is started: the section is done
             if not kernel.retire_reason and kernel.alive() and not self._closed:
-                self._clean(kernel)  # while the build renders, or the preview waits for an edit
+                self._settle(kernel, item.job)  # while the build renders, or the preview waits for an edit
             if kernel.retire_reason or not kernel.alive():
                 self._retire(kernel)
                 kernel = self._new_kernel()  # warm again before the next section (none once closed)
         if isinstance(kernel, Kernel):
             self._retire(kernel)
 
-    def _clean(self, kernel: Kernel) -> None:
-        """Empty the kernel of the section it ran, now rather than when the next section waits for it."""
+    def _settle(self, kernel: Kernel, job: SectionJob) -> None:
+        """After a section's result is handed on: retire the kernel if the section changed what cannot be put back,
+        else empty it for the next section — now rather than when the next section waits for it."""
         kernel.busy = True
         try:
-            kernel.ask(session.clean)
-            kernel.clean = True
+            changed = kernel.ask(session.settle)
+            if changed:
+                kernel.retire_reason = f"section {job.notebook.name} changed {', '.join(changed)}"
+                self.log(f"kernel {kernel.pid} retired: {kernel.retire_reason}")
+            else:
+                kernel.clean = True
         except Exception as exc:  # noqa: BLE001 - a kernel that cannot be cleaned is not used again
             kernel.retire_reason = f"it could not be emptied for the next section ({exc})"
         finally:
@@ -329,17 +333,13 @@ class KernelPool:
         reads, stamps = (), {}
         if kernel.alive() and not kernel.retire_reason:
             try:
-                found = kernel.ask(session.after)  # a failed section may have changed things too
+                found = kernel.ask(session.after)  # (what it changed is settled once its result is handed on)
                 reads, stamps = tuple(found["reads"]), dict(found["stamps"])
-                if found["changes"]:
-                    kernel.retire_reason = f"section {job.notebook.name} changed {', '.join(found['changes'])}"
-                    self.log(f"kernel {kernel.pid} retired: {kernel.retire_reason}")
             except Exception as exc:  # noqa: BLE001 - a kernel that cannot answer is not used again
                 kernel.retire_reason = f"it did not answer after section {job.notebook.name} ({exc})"
                 if outcome["status"] == "ok":
                     outcome = {"status": "broken", "error": kernel.retire_reason}
-        return SectionOutcome(seconds=seconds, reads=reads, stamps=stamps, kernel=kernel.pid,
-                              retired=kernel.retire_reason, **outcome)
+        return SectionOutcome(seconds=seconds, reads=reads, stamps=stamps, kernel=kernel.pid, **outcome)
 
 
 def _traceback(exc: BaseException) -> str:

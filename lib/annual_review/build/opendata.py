@@ -38,8 +38,11 @@ def records(marked: list[Tag]) -> list[dict]:
         record = {"number": n, "section": heading.get_text("", strip=True) if heading else "",
                   "kind": "text", "label": "", "printed": element.get_text("", strip=True), "value": "", "unit": "",
                   "last_year": "", "change": ""}
+        column = ""
         if element.name == "td":
-            record.update(_cell(element))
+            cell = _cell(element)
+            column = cell.pop("column")
+            record.update(cell)
         elif element.name == "figure":
             picture = element.find("img")
             record.update(kind="chart", printed="", label=(picture.get("alt", "").split("。")[0] if picture else ""))
@@ -47,7 +50,6 @@ def records(marked: list[Tag]) -> list[dict]:
             record["label"] = _before(element)
             if element.get("data-value"):
                 record["value"] = element["data-value"]
-        column = column_of(element) if element.name == "td" else ""
         full = f"{source}，列：{column}" if column else source
         record.update(source=full, **provenance.parse(source))
         found.append(record)
@@ -67,13 +69,6 @@ def _before(span: Tag) -> str:
     return _CLAUSE.split(text)[-1].strip()[-30:]
 
 
-def column_of(cell: Tag) -> str:
-    """The header of the column a table cell is in (its table's first row), as the reader sees it."""
-    cells, columns = _row(cell)
-    index = next((i for i, c in enumerate(cells) if c is cell), -1)  # by identity: two cells alike are equal
-    return columns[index] if 0 <= index < len(columns) else ""
-
-
 def _row(cell: Tag) -> tuple[list[Tag], list[str]]:
     """The cells of a table cell's row, and the header of each (its table's first row; none for that row itself)."""
     row, table = cell.find_parent("tr"), cell.find_parent("table")
@@ -86,9 +81,10 @@ def _row(cell: Tag) -> tuple[list[Tag], list[str]]:
 
 def _cell(cell: Tag) -> dict:
     """A table cell's record: its row's label and its column, its number and unit; in a comparison table (its
-    columns are years and 较上年) last year's figure and the change beside it."""
+    columns are years and 较上年) last year's figure and the change beside it; and ``column``, the header of its
+    column (its table's first row) as the reader sees it."""
     cells, headers = _row(cell)
-    index = next((i for i, c in enumerate(cells) if c is cell), -1)
+    index = next((i for i, c in enumerate(cells) if c is cell), -1)  # by identity: two cells alike are equal
     column = headers[index] if 0 <= index < len(headers) else ""
     label = cells[0].get_text("", strip=True) if cells and cells[0] is not cell else ""
     printed = cell.get_text("", strip=True)
@@ -96,7 +92,7 @@ def _cell(cell: Tag) -> dict:
     unit = _UNIT.search(column) or _UNIT.search(label)
     record = {"kind": "table", "label": f"{label}｜{column}" if label else column, "printed": printed,
               "value": number.group().replace(",", "") if number and number.group() == printed.replace("—", "") else "",
-              "unit": unit.group(1) if unit else ""}
+              "unit": unit.group(1) if unit else "", "column": column}
     if re.fullmatch(r"\d{4}年", column):
         last = f"{int(column[:4]) - 1}年"
         for header, other in zip(headers, cells):

@@ -13,6 +13,7 @@ the source.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ _ATTRIBUTES = ("alt", "title", "aria-label", "content", "href", "data-section")
 # cells' digits run together.
 _BLOCKS = ["p", "li", "td", "th", "caption", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "title", "dt", "dd", "pre",
            "blockquote", "div", "footer", "header", "nav", "section", "main", "article", "body", "figure", "table", "a"]
+_BLOCK_NAMES = frozenset(_BLOCKS)
 _ELEMENTS = {"td": "table cell", "th": "table heading", "caption": "table caption", "figcaption": "chart caption",
              "h1": "title", "h2": "heading", "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading",
              "p": "paragraph", "li": "list item", "title": "page title", "a": "link"}
@@ -122,16 +124,20 @@ def scan_html(markup: str, name: str) -> list[Finding]:
         comment.extract()
     for hidden in soup.find_all(["style", "script"]):
         hidden.decompose()
-    for block in soup.find_all(_BLOCKS):
-        if block.find(_BLOCKS) is not None:
-            continue  # its own blocks are read each as one
-        text = block.get_text("")  # as a reader sees it: a number split by markup (a span, a line break) joined
-        if text.strip():
+    blocks = soup.find_all(_BLOCKS)
+    holding = set()  # blocks with blocks of their own inside, each of which is read as one
+    for block in blocks:
+        holder = next((p for p in block.parents if p.name in _BLOCK_NAMES), None)
+        if holder is not None:
+            holding.add(id(holder))
+    for block in blocks:
+        text = block.get_text("") if id(block) not in holding else ""  # as a reader sees it: a number split by
+        if text.strip() and scan(text, ""):  # markup (a span, a line break) joined; its place named when found
             found += scan(text, place(block))
     for tag in soup.find_all(True):
         for attribute in _ATTRIBUTES:
             value = tag.get(attribute)
-            if isinstance(value, str) and not value.startswith("data:"):
+            if isinstance(value, str) and not value.startswith("data:") and scan(value, ""):
                 kind = "image alt text" if attribute == "alt" else f"{attribute} attribute"
                 found += scan(value, f"{place(tag)} ({kind})")
     return found
@@ -190,10 +196,16 @@ class ReadBackError(BuildError):
     """A published file could not be read back for personal data: the check did not run, so nothing is published."""
 
 
-def scan_notebook(notebook, name: str) -> list[Finding]:
-    """Personal data in an executed notebook kept with the report: every cell's source and every output."""
+@functools.lru_cache(maxsize=512)
+def _html_text(markup: str) -> str:
+    """An output's markup as text (kept: a preview's rebuild reads again only the outputs that changed)."""
     from bs4 import BeautifulSoup
 
+    return BeautifulSoup(markup, "html.parser").get_text(" ")
+
+
+def scan_notebook(notebook, name: str) -> list[Finding]:
+    """Personal data in an executed notebook kept with the report: every cell's source and every output."""
     found = []
     for n, cell in enumerate(notebook.get("cells", []), 1):
         where = f"{name}, cell {n}"
@@ -203,8 +215,7 @@ def scan_notebook(notebook, name: str) -> list[Finding]:
             texts = [output.get("text", ""), output.get("evalue", ""), "\n".join(output.get("traceback", []))]
             for kind, value in (output.get("data") or {}).items():
                 if kind == "text/html":
-                    texts.append(BeautifulSoup("".join(value) if isinstance(value, list) else str(value),
-                                               "html.parser").get_text(" "))
+                    texts.append(_html_text("".join(value) if isinstance(value, list) else str(value)))
                 elif kind.startswith("text/") or kind.endswith("json"):
                     texts.append("".join(value) if isinstance(value, list) else str(value))
             metadata = output.get("metadata") or {}

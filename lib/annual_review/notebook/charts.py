@@ -273,7 +273,7 @@ def overlaps(fig, drawn: bool = False) -> list[str]:
 
 def figure_png(fig) -> bytes:
     """The figure as PNG bytes; raise ChartError if a character would be drawn as a box or text drawn over text."""
-    from matplotlib.image import imsave
+    from PIL import Image
 
     canvas = _agg(fig)
     if fig.dpi != DPI:
@@ -284,7 +284,10 @@ def figure_png(fig) -> bytes:
         # Drawn once, laid out then: the overlap check reads that drawing, and the PNG is its pixels (savefig would
         # lay it out and draw it twice more).
         canvas.draw()
-        imsave(buffer, canvas.buffer_rgba(), format="png", origin="upper", dpi=DPI)
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        if image.getchannel("A").getextrema() == (255, 255):
+            image = image.convert("RGB")  # opaque, as charts are: a tenth smaller, and encoded in half the time
+        image.save(buffer, format="png", compress_level=3, dpi=(DPI, DPI))
     missing = sorted({str(w.message) for w in caught if "missing from" in str(w.message)})
     if missing:
         raise ChartError(

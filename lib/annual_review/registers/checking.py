@@ -3,12 +3,14 @@ register), and the files and sheets no table reads, named rather than skipped in
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
 
+from ..core import tracking
 from ..core.exceptions import DataError
-from ..core.paths import year_dir
+from ..core.paths import stamp, year_dir
 from .reading import Read, cell_text, read_table, sheets_for, year_workbook
 from .rows import select, total
 from .schemas import TABLES_FILE, declarations
@@ -45,8 +47,8 @@ def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFra
     except SourceError as exc:  # two workbooks: said once, here, rather than for every table
         return {}, exc.problems, []
     for name, spec in decl.tables.items():
-        read = read_table(data_dir, year, spec)
-        tables[name], reads[name] = read.frame, read
+        read = _read(data_dir, year, spec)
+        tables[name], reads[name] = read.frame.copy(), read
         problems += read.problems
         notes += read.notes
     for check in decl.checks:
@@ -57,6 +59,21 @@ def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFra
     notes += _unread(data_dir, year, decl)
     # A workbook that cannot be opened is one problem, not one per table it should hold.
     return tables, list(dict.fromkeys(problems)), list(dict.fromkeys(notes))
+
+
+def _read(data_dir: str | Path, year: int, spec) -> Read:
+    """:func:`read_table`'s result, read again only when one of the table's files changed: a preview checks the
+    year on every save, and a save changes one or two registers of a dozen."""
+    folder = year_dir(data_dir, year)
+    files = (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+    for path in files:
+        tracking.record(path)
+    return _read_unchanged(str(Path(data_dir).resolve()), int(year), spec, tuple(map(stamp, files)))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_unchanged(data_dir: str, year: int, spec, state: tuple) -> Read:
+    return read_table(data_dir, year, spec)  # (shared: read, never changed)
 
 
 def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -> list[Problem]:
