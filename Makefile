@@ -16,7 +16,7 @@ TEST_PACKAGES := chromium libreoffice-writer-nogui
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: help setup system-deps report preview test bench bench-registers bench-cluster lab clean distclean
+.PHONY: help setup system-deps compiled report preview test bench bench-registers bench-cluster lab clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,28 +46,34 @@ system-deps: ## install the system packages PDF output, the fonts and the tests 
 
 setup: $(READY) ## create .venv: the toolkit, test tools, and a Chinese font if the system has none
 
-report: $(READY) ## build every year into outputs/<year>/report.html and outputs/index.html (ARGS="--year 2020" to choose)
+# The library's bytecode, as pip writes it for installed packages: every build process and each of its kernels
+# imports the library, and where Python is told not to write bytecode (PYTHONDONTWRITEBYTECODE, common in
+# containers and CI) each would compile it again. Quick when nothing changed.
+compiled: $(READY)
+	@$(PY) -m compileall -q lib >/dev/null
+
+report: compiled ## build every year into outputs/<year>/report.html and outputs/index.html (ARGS="--year 2020" to choose)
 	$(BIN)/annual-review build $(if $(ARGS),$(ARGS),--all)
 
-preview: $(READY) ## write the report: serve the latest year at http://127.0.0.1:8000/, rebuilt on every save (ARGS="--year 2020")
+preview: compiled ## write the report: serve the latest year at http://127.0.0.1:8000/, rebuilt on every save (ARGS="--year 2020")
 	$(BIN)/annual-review preview $(ARGS)
 
-test: $(READY) ## check the layers and the code (lint-imports, ruff), then run the whole test suite (ARGS="-k numbers" to choose)
+test: compiled ## check the layers and the code (lint-imports, ruff), then run the whole test suite (ARGS="-k numbers" to choose)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check --select F --quiet lib scripts tests
 	$(PY) -m pytest $(ARGS)
 
-bench: $(READY) ## time the build against papermill+nbconvert and the floor, and the preview's edits; writes outputs/bench.json
+bench: compiled ## time the build against papermill+nbconvert and the floor, and the preview's edits; writes outputs/bench.json
 	$(PY) scripts/bench.py $(ARGS)
 
-bench-registers: $(READY) ## time a 50,000-row register read from a workbook against the same rows as CSV
+bench-registers: compiled ## time a 50,000-row register read from a workbook against the same rows as CSV
 	$(PY) scripts/bench_registers.py $(ARGS)
 
-bench-cluster: $(READY) ## a synthetic workspace (12 bodies × 3 years) on the local pool vs a Dask cluster; then 200 bodies' orchestration measured and projected to 2,000
+bench-cluster: compiled ## a synthetic workspace (12 bodies × 3 years) on the local pool vs a Dask cluster; then 200 bodies' orchestration measured and projected to 2,000
 	$(PY) scripts/bench_cluster.py $(ARGS)
 	$(PY) scripts/bench_scale.py
 
-lab: $(READY) ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
+lab: compiled ## open JupyterLab on notebooks/ (installs JupyterLab into .venv on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lab]'
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS)
 
