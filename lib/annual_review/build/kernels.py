@@ -24,7 +24,9 @@ from pathlib import Path
 from ..kernel import session
 
 KERNEL_NAME = "python3"
-KERNEL_ARGS = ["--Application.log_level=ERROR"]  # keep the kernel's start-up notices off the console
+# The kernel's start-up notices off the console; no input history (a build's cells are not the user's typing: nothing
+# written to ~/.ipython, and no history database opened at start).
+KERNEL_ARGS = ["--Application.log_level=ERROR", "--HistoryManager.enabled=False"]
 _SIGNALS = {9: "SIGKILL, as the out-of-memory killer sends", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes in a kernel's tracebacks
 
