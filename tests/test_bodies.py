@@ -79,6 +79,39 @@ def test_a_new_body_goes_from_init_to_a_two_year_report_with_one_config(tmp_path
     assert "某某县教育局2024年法治政府建设年度报告" in text
 
 
+def test_a_part_whose_table_empties_leaves_the_report_and_its_executed_notebooks(tmp_path):
+    """On warm kernels (a preview), a rebuild starts the sections whose inputs changed while their data is checked; a
+    part the checked data then leaves out (its table emptied) is in neither the report nor the notebooks beside it,
+    and comes back with its rows."""
+    from annual_review.build.builder import build_year
+    from annual_review.build.engine import KernelPool
+    from annual_review.build.plan import BuildOptions
+
+    root = tmp_path / "county"
+    assert run_cli("init", str(root), "--body", "某某县教育局", "--outline", "three-part", "--year", "2023").returncode == 0
+    second_year(root)
+    config, lines = load_config(root / "report.yml"), []
+    options = BuildOptions(formats=("html",), draft=True, log=lines.append)
+    follow_up = root / "data" / "2024" / "follow_up.csv"
+    rows = follow_up.read_text(encoding="utf-8")
+    out = root / "outputs"
+    sections, report = out / "2024" / "sections", out / "2024" / "report.html"
+    with KernelPool(1, config.notebooks_dir) as kernels:
+        build_year(config, 2024, root / "data", out, options, runner=kernels.start())
+        with_rows = {p.name for p in sections.iterdir()}
+        follow_up.write_text("item,status,progress\n", encoding="utf-8")  # every row deleted, the header kept
+        build_year(config, 2024, root / "data", out, options, runner=kernels)
+        assert "Left out for 2024: '上年度工作措施落实情况' (its table 'follow_up' has no rows)" in lines
+        assert headings(report.read_text(encoding="utf-8")) == ["一、主要工作措施和成效", "（一）行政执法", "二、主要存在问题",
+                                                                "三、下一阶段工作措施"]
+        gone = with_rows - {p.name for p in sections.iterdir()}
+        assert len(gone) == 1 and "follow" in gone.pop()
+        follow_up.write_text(rows, encoding="utf-8")
+        build_year(config, 2024, root / "data", out, options, runner=kernels)
+    assert "二、上年度工作措施落实情况" in headings(report.read_text(encoding="utf-8"))
+    assert {p.name for p in sections.iterdir()} == with_rows
+
+
 def test_the_projects_notebooks_follow_the_house_rules(tmp_path):
     from test_notebooks import test_first_code_cell_holds_typed_commented_parameters, test_no_functions_or_classes_in_notebooks
 

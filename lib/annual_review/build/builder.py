@@ -69,45 +69,52 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=env)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
-        pool = start_kernels(plan(config.for_year(set(known_rows or previous.tables_with_rows or []))))
-        # Refuse invalid data before any notebook runs, so no earlier output is touched.
-        changed_earlier = [int(y) for y, print_ in earlier.items() if previous.earlier_data.get(y) != print_]
-        unread: list = []
-        tables = check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log, unread)
-        if known_rows is None:
-            if not config.allow_personal_data:
-                refuse_personal_data(narrative_findings(data_dir, year))
-            proofread(config, data_dir, year, log)
-            known_rows = sorted(name for name, table in tables.items() if len(table))
-        outline = config.for_year(set(known_rows))
-        log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
-        _say_left_out(config, outline, year, set(known_rows), data_dir, log)
-        plans = plan(outline)
-        progress = Progress(len(plans), log)
-        for each in plans:
-            if not each.runs:
-                progress.report(SectionResult(each.section, "reused", "unchanged", key=each.key).line())
-        render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path), options.allow_partial,
-                                     sorted(options.formats), "draft" if options.draft else "final",
-                                     options.redline and options.draft, manifest.library_fingerprint())
-        if (not any(p.runs for p in plans) and previous.render == render_key
-                and previous.intact(out, [FORMATS[f] for f in options.formats])):
-            progress.close()
-            log("Nothing changed: the report is up to date.")
-            return out / REPORT_FILE
-        pool = pool or start_kernels(plans)
-        # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
-        preparing = threading.Thread(target=prepare_render, args=(config.document,), daemon=True)
-        preparing.start()
+        expected = plan(config.for_year(set(known_rows or previous.tables_with_rows or [])))
+        pool = start_kernels(expected)
         staging = folder.staging()
+        (staging / SECTIONS_DIR).mkdir()
         # This build's own kernels are shut down once its sections have run, while it renders (joined before it
         # returns or raises: no kernel outlives a build).
         stopping = threading.Thread(target=own.close, name="stop-kernels", daemon=True)
+        # After a build of this year, the sections whose inputs changed start now, on kernels already warm (a preview:
+        # a save shows sooner), into the staging folder: if the data is refused, their work is dropped with it, and no
+        # output is touched. A first build checks its data before any notebook runs.
+        early = [] if pool is None or not previous.sections else [
+            (job, pool.submit(job)) for job in (p.job(staging / SECTIONS_DIR, env) for p in expected if p.runs)]
         try:
-            (staging / SECTIONS_DIR).mkdir()
+            # Refuse invalid data before anything is published, so no earlier output is touched.
+            changed_earlier = [int(y) for y, print_ in earlier.items() if previous.earlier_data.get(y) != print_]
+            unread: list = []
+            tables = check_data(data_dir, [year] if known_rows is None else [], changed_earlier, log, unread)
+            if known_rows is None:
+                if not config.allow_personal_data:
+                    refuse_personal_data(narrative_findings(data_dir, year))
+                proofread(config, data_dir, year, log)
+                known_rows = sorted(name for name, table in tables.items() if len(table))
+            outline = config.for_year(set(known_rows))
+            log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
+            _say_left_out(config, outline, year, set(known_rows), data_dir, log)
+            plans = plan(outline)
+            progress = Progress(len(plans), log)
+            for each in plans:
+                if not each.runs:
+                    progress.report(SectionResult(each.section, "reused", "unchanged", key=each.key).line())
+            render_key = manifest.digest([p.key for p in plans], manifest.file_digest(config.path),
+                                         options.allow_partial, sorted(options.formats),
+                                         "draft" if options.draft else "final", options.redline and options.draft,
+                                         manifest.library_fingerprint())
+            if (not any(p.runs for p in plans) and previous.render == render_key
+                    and previous.intact(out, [FORMATS[f] for f in options.formats])):
+                progress.close()
+                log("Nothing changed: the report is up to date.")
+                return out / REPORT_FILE
+            pool = pool or start_kernels(plans)
+            # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
+            preparing = threading.Thread(target=prepare_render, args=(config.document,), daemon=True)
+            preparing.start()
             try:
                 roots = (data_dir.resolve(), config.path.parent.resolve())
-                results = execute_all(plans, staging / SECTIONS_DIR, pool, progress, env, roots, log)
+                results = execute_all(plans, staging / SECTIONS_DIR, pool, progress, env, roots, log, started=early)
                 read = {Path(p) for r in results.values() for p in r.inputs} | {
                     Path(p) for each in plans if not each.runs for p in each.before.inputs or {}}
                 for note in unread:  # only now is it known that no section read it either
@@ -120,6 +127,8 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             return publish(Publication(folder, staging, year, data_dir, {"data": data_print, "earlier_data": earlier},
                                        known_rows, outline, plans, results, render_key, options))
         finally:
+            for _, future in early:  # started early, and this build ended before using them: not run if not yet begun
+                future.cancel()
             if stopping.ident is not None:
                 stopping.join()
             folder.discard(staging)

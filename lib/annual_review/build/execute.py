@@ -16,14 +16,26 @@ MAX_RERUNS = 3  # a section whose input changed while it ran is run again, this 
 
 
 def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progress: Progress, env: dict,
-                roots: tuple = (), log=print) -> dict[str, SectionResult]:
+                roots: tuple = (), log=print, started: list | None = None) -> dict[str, SectionResult]:
     """Run the plans that must run, on ``runner``, into ``sections``; their results as they finish.
 
     Every file a section read inside ``roots`` (the data and project folders) is fingerprinted for the cache; one
     that changed while the section ran (its time or size is not what it was when the section opened it) runs the
     section again, so its output is never recorded against content it did not read. Reads elsewhere are said.
+    ``started``: (job, future) pairs already submitted (before the data was checked); a plan whose job is one of
+    them takes its future, and one no plan wants is cancelled, or waited for and its notebook removed.
     """
-    running = {runner.submit(p.job(sections, env)): (p, 0) for p in plans if p.runs}
+    waiting = list(started or [])
+    running = {}
+    for plan in (p for p in plans if p.runs):
+        job = plan.job(sections, env)
+        future = next((f for j, f in waiting if j == job), None)
+        waiting = [(j, f) for j, f in waiting if f is not future]
+        running[future or runner.submit(job)] = (plan, 0)
+    for job, future in waiting:  # (the outline changed with the data: a table emptied or filled)
+        if not future.cancel():
+            concurrent.futures.wait([future])
+            job.target.unlink(missing_ok=True)
     results: dict[str, SectionResult] = {}
     while running:
         done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
