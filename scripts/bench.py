@@ -15,7 +15,8 @@ with `annual-review preview` running on the 2020 report (median of at least 5 ed
 and, stopping a build while its sections run (median of N):
   s  from Ctrl-C (SIGINT) to the build's exit, every kernel ended;
   t  the same for SIGTERM;
-and writes the times and the ratios c/a, c/b, d/c, e/c, p/c to outputs/bench.json.
+and writes the times and the ratios c/a, c/b, d/c, e/c, p/c to outputs/bench.json. A ratio of two times taken in
+each run (all but p/c) is the median of the runs' own ratios.
 """
 
 from __future__ import annotations
@@ -230,7 +231,8 @@ def main() -> int:
             loans.write_text("\n".join(rows) + "\n", encoding="utf-8")
             runs["e"].append(build(project))
             loans.write_text(original, encoding="utf-8")
-            print(f"run {i + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
+            print(f"run {i + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items())
+                  + f"  (c/b {runs['c'][-1] / runs['b'][-1]:.3f})", flush=True)
         runs["s"] = [stopped(project, signal.SIGINT) for _ in range(args.runs)]
         runs["t"] = [stopped(project, signal.SIGTERM) for _ in range(args.runs)]
         print("stop: s " + " ".join(f"{t:.2f}" for t in runs["s"]) + "  t " + " ".join(f"{t:.2f}" for t in runs["t"]))
@@ -240,7 +242,12 @@ def main() -> int:
     result = {k: round(statistics.median(v), 3) for k, v in runs.items()}
     for ratio in TARGETS:
         top, bottom = ratio.split("/")
-        result[ratio] = round(result[top] / result[bottom], 3)
+        if len(runs[top]) == len(runs[bottom]) == args.runs:
+            # Both timed in each run, one after the other: the ratio of each run, then their median. On a shared
+            # machine whose speed drifts from minute to minute, a pair measured together compares like with like.
+            result[ratio] = round(statistics.median(t / b for t, b in zip(runs[top], runs[bottom])), 3)
+        else:
+            result[ratio] = round(result[top] / result[bottom], 3)
     print()
     for key, label in zip("abcdepqst", ["common practice (papermill + nbconvert CLIs)", "floor (one process, one export)",
                                       "annual-review build, cold", "build again, nothing changed",
