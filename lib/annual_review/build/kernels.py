@@ -252,11 +252,8 @@ def register_engine() -> None:
 def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
     """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
     calling thread only. ``started(kernel)`` is told as soon as its process exists, and may refuse it (raise)."""
-    imports()
-    from jupyter_client.asynchronous import AsyncKernelClient
-    from jupyter_client.manager import KernelManager
-    from jupyter_core.utils import run_sync
-
+    with _importing:  # what starting the process needs; the rest is imported while it starts
+        from jupyter_client.manager import KernelManager
     manager = KernelManager(kernel_name=KERNEL_NAME)
     handle, log = tempfile.mkstemp(prefix="annual-review-kernel-", suffix=".log")
     try:
@@ -272,6 +269,10 @@ def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
     try:
         if started is not None:
             started(kernel)
+        imports()  # (Papermill among them: a fifth of a second the kernel's process no longer waits for)
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_core.utils import run_sync
+
         # An asynchronous client, so that nbclient's watch on the kernel's life runs while a cell executes.
         info = manager.get_connection_info(session=True)
         kernel.client = AsyncKernelClient(parent=manager, connection_file=manager.connection_file, **info)
