@@ -11,7 +11,7 @@ import pandas as pd
 from ..core import tracking
 from ..core.exceptions import DataError
 from ..core.paths import stamp, year_dir
-from .reading import Read, cell_text, read_table, sheets_for, year_workbook
+from .reading import Read, cell_text, read_table, sheets_for, table_files, year_workbook
 from .rows import select, total
 from .schemas import TABLES_FILE, declarations
 from .sources import SPREADSHEET_LIKE, WORKBOOK_FORMATS, WORKBOOK_STEM, Problem, SourceError, open_workbook
@@ -64,16 +64,15 @@ def validate_year(data_dir: str | Path, year: int) -> tuple[dict[str, pd.DataFra
 def _read(data_dir: str | Path, year: int, spec) -> Read:
     """:func:`read_table`'s result, read again only when one of the table's files changed: a preview checks the
     year on every save, and a save changes one or two registers of a dozen."""
-    folder = year_dir(data_dir, year)
-    files = (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+    files = table_files(data_dir, year, spec)
     for path in files:
         tracking.record(path)
-    return _read_unchanged(str(Path(data_dir).resolve()), int(year), spec, tuple(map(stamp, files)))
+    return _read_unchanged(data_dir, str(Path(data_dir).resolve()), int(year), spec, tuple(map(stamp, files)))
 
 
 @functools.lru_cache(maxsize=64)
-def _read_unchanged(data_dir: str, year: int, spec, state: tuple) -> Read:
-    return read_table(data_dir, year, spec)  # (shared: read, never changed)
+def _read_unchanged(data_dir: str | Path, where: str, year: int, spec, state: tuple) -> Read:
+    return read_table(data_dir, year, spec)  # (shared: read, never changed; its messages name data_dir as given)
 
 
 def _cross_check(check, decl, left_read: Read, right_read: Read, folder: Path) -> list[Problem]:

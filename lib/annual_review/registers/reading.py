@@ -348,11 +348,17 @@ class Read:
     sheet: str | None = None
 
 
+def table_files(data_dir: str | Path, year: int, spec: TableSpec) -> tuple[Path, ...]:
+    """Every file a table's reading depends on, absent ones too (their appearing later changes it): the declarations,
+    its CSV and the year's workbook in each format."""
+    folder = year_dir(data_dir, year)
+    return (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+
+
 def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
     """Read and check one table: the typed frame (possibly partial), every problem found, and notes."""
-    folder = year_dir(data_dir, year)
-    for path in (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS)):
-        tracking.record(path)  # absent files too: their appearing later changes the result
+    for path in table_files(data_dir, year, spec):
+        tracking.record(path)
     try:
         raw = _read_raw(Path(data_dir), year, spec)
     except SourceError as exc:
@@ -373,9 +379,7 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     specs = table_specs(data_dir)
     if name not in specs:
         raise DataError(f"{Path(data_dir) / TABLES_FILE}: no table named '{name}' (declared: {sorted(specs)})")
-    spec = specs[name]
-    folder = year_dir(data_dir, year)
-    files = (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
+    files = table_files(data_dir, year, specs[name])
     for path in files:
         tracking.record(path)
     # Read once per notebook however often it is asked for (again whenever one of its files changes).
