@@ -48,19 +48,21 @@ class SectionStopped(Exception):
         self.cell = cell
 
 
-_live_pids: set[int] = set()  # every kernel this process started and has not seen end: for a second Ctrl-C
+_live: dict[int, Path] = {}  # every kernel this process started and has not seen end, with its log: for a second Ctrl-C
 _live_lock = threading.Lock()
 
 
 def kill_all() -> None:
-    """End every kernel this process started, at once (a second Ctrl-C: no waiting for anything)."""
+    """End every kernel this process started, at once (a second Ctrl-C: no waiting for anything), and remove their
+    logs, which no one will read."""
     with _live_lock:
-        pids = list(_live_pids)
-    for pid in pids:
+        kernels = list(_live.items())
+    for pid, log in kernels:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+        log.unlink(missing_ok=True)
 
 
 def call(function, *args) -> str:
@@ -172,7 +174,7 @@ class Kernel:
 
     def forget(self) -> None:
         with _live_lock:
-            _live_pids.discard(self.pid)
+            _live.pop(self.pid, None)
         if self.log is not None:
             self.log.unlink(missing_ok=True)
 
@@ -265,7 +267,7 @@ def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
         raise
     kernel = Kernel(manager, None, Path(log), pid=getattr(getattr(manager.provisioner, "process", None), "pid", 0))
     with _live_lock:
-        _live_pids.add(kernel.pid)
+        _live[kernel.pid] = kernel.log
     try:
         if started is not None:
             started(kernel)
