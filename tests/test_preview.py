@@ -41,8 +41,12 @@ def served(tmp_path_factory):
     root = copy_2020_project(tmp_path_factory.mktemp("preview"))
     preview = Preview(root, "--year", "2020")
     yield preview
-    if preview.process.poll() is None:
-        preview.process.kill()
+    if preview.process.poll() is None:  # stopped as a user stops it, so it removes what it made (its kernels' logs)
+        preview.process.send_signal(signal.SIGINT)
+        try:
+            preview.process.wait(timeout=HANG)
+        except subprocess.TimeoutExpired:
+            preview.process.kill()
 
 
 @pytest.fixture(scope="module")
