@@ -5,12 +5,6 @@ starts in a blink when there is nothing to build.
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("annual-review")
-except PackageNotFoundError:  # imported from a source tree that was not installed
-    __version__ = "0+unknown"
 
 _EXPORTS = {
     "bar_chart": "notebook.charts",
@@ -47,6 +41,15 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # read from the installed package's metadata when asked (a kernel seldom asks)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("annual-review")
+        except PackageNotFoundError:  # imported from a source tree that was not installed
+            value = "0+unknown"
+        globals()[name] = value
+        return value
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value  # later look-ups skip this function
@@ -55,4 +58,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), "__version__", *_EXPORTS})

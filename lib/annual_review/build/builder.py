@@ -65,8 +65,10 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 return None
             if runner is not None:
                 return runner.start()
-            size = min(options.kernels, sum(1 for p in plans if p.runs))
-            return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=env)).start()
+            runs = sum(1 for p in plans if p.runs)
+            size = min(options.kernels, runs)
+            return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=env,
+                                                single_use=runs <= size)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         expected = plan(config.for_year(set(known_rows or previous.tables_with_rows or [])))

@@ -34,8 +34,8 @@ from typing import Protocol, runtime_checkable
 from ..core.config import DEFAULT_TIMEOUT, MEMORY_ENV
 from ..core.exceptions import plain_os_error
 from ..kernel import session
-from .kernels import (ENGINE, KERNEL_NAME, Kernel, KernelError, SectionStopped, plain_traceback, register_engine,
-                      start_kernel)
+from .kernels import (ENGINE, KERNEL_NAME, Kernel, KernelError, SectionStopped, imports, plain_traceback, register_engine,
+                      spawn_kernel, start_kernel, warm_kernel)
 
 STOP_SECONDS = 3.0  # what closing a runner waits for its kernels to end by themselves before killing them
 
@@ -145,8 +145,12 @@ class KernelPool:
     command line turns SIGINT and SIGTERM into one clean shutdown, which ends here.
     """
 
-    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None):
+    def __init__(self, size: int, cwd: Path, *, log=None, env: dict | None = None, single_use: bool = False):
         self.size, self.cwd, self.env = max(1, size), Path(cwd), dict(env or {})
+        # The caller expects no more sections than kernels (a rebuild of a part or two): the first kernels are made
+        # ready for one section each, without the warm-up and baseline a reused kernel needs; a section beyond them
+        # gets a kernel started as usual.
+        self.single_use = single_use
         self.log = log or (lambda line: None)
         self._jobs: queue.Queue[_Queued | None] = queue.Queue()
         self._live: set[Kernel] = set()  # started (from the moment their process exists) and not yet ended
@@ -158,14 +162,28 @@ class KernelPool:
         return self
 
     def start(self) -> "KernelPool":
-        """Start the kernels now, if not yet started (they warm up while the caller checks data); :meth:`submit`
-        starts them too. Nothing starts once the pool is closed."""
+        """Start the kernels now, if not yet started, and return: their processes are started here (a tenth of a
+        second each), the rest of their start — connecting, warming up — by the pool's threads while the caller
+        checks data. :meth:`submit` starts them too. Nothing starts once the pool is closed."""
         with self._lock:
             if self._threads or self._closed:
                 return self
+            spawned: list[Kernel | KernelError] = []
+            for _ in range(self.size):
+                try:
+                    kernel = spawn_kernel(self.cwd, self.env)
+                except Exception as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
+                    spawned.append(exc if isinstance(exc, KernelError) else KernelError(f"a kernel could not start: {exc}"))
+                else:
+                    self._live.add(kernel)
+                    spawned.append(kernel)
+            # While the kernels' processes start, the modules that talk to them and run notebooks are imported here,
+            # before the caller goes on: in the pool's threads they would share this process's one interpreter lock
+            # with the caller's work (checking data), and both would be slower to finish.
+            imports()
             # Daemon threads: a thread still listening to a kernel that is gone never keeps the process alive.
-            self._threads = [threading.Thread(target=self._serve, name=f"kernel-{i}", daemon=True)
-                             for i in range(self.size)]
+            self._threads = [threading.Thread(target=self._serve, args=(first,), name=f"kernel-{i}", daemon=True)
+                             for i, first in enumerate(spawned)]
             for thread in self._threads:
                 thread.start()
         return self
@@ -201,7 +219,7 @@ class KernelPool:
             left = list(self._live)
         for kernel in left:  # a thread that did not end in time: its kernel is killed all the same
             kernel.kill()
-            _reap(kernel)
+            kernel.reap()
 
     def submit(self, job: SectionJob) -> concurrent.futures.Future:
         """Queue ``job``; a Future of its :class:`SectionOutcome` (cancelled if the pool closes first)."""
@@ -236,13 +254,24 @@ class KernelPool:
                 self._live = {k for k in self._live if k.alive()}
             return exc if isinstance(exc, KernelError) else KernelError(f"a kernel could not start: {exc}")
 
+    def _warm(self, spawned: Kernel | KernelError) -> Kernel | KernelError:
+        """Make a kernel :meth:`start` spawned ready, in this thread."""
+        if not isinstance(spawned, Kernel):
+            return spawned
+        try:
+            return warm_kernel(spawned, self.cwd, single_use=self.single_use)
+        except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
+            with self._lock:
+                self._live.discard(spawned)
+            return exc if isinstance(exc, KernelError) else KernelError(f"a kernel could not start: {exc}")
+
     def _retire(self, kernel: Kernel) -> None:
         with self._lock:
             self._live.discard(kernel)
         _quietly(kernel.shutdown)
 
-    def _serve(self) -> None:
-        kernel = self._new_kernel()  # started ahead, before any section asks
+    def _serve(self, spawned: Kernel | KernelError) -> None:
+        kernel = self._warm(spawned)  # started ahead, before any section asks
         while True:
             item = self._jobs.get()
             if item is None:
@@ -251,6 +280,9 @@ class KernelPool:
                 continue
             if isinstance(kernel, Kernel) and not kernel.alive():  # died while idle: never hand out a dead kernel
                 self.log(f"kernel {kernel.pid}: {kernel.death()}; replaced")
+                self._retire(kernel)
+                kernel = None
+            elif isinstance(kernel, Kernel) and kernel.single_use and kernel.runs:  # it has had its one section
                 self._retire(kernel)
                 kernel = None
             if not isinstance(kernel, Kernel):
@@ -264,9 +296,12 @@ class KernelPool:
                 outcome = self._run(kernel, item.job)
             finally:
                 kernel.busy = False
+                kernel.runs += 1
             if self._closed:  # stopped by the close, not by anything of its own: not a result to publish
                 outcome = replace(outcome, status="cancelled", error="the build was stopped")
             item.future.set_result(outcome)  # before a replacement kernel is started: the section is done
+            if kernel.single_use:  # nothing to settle: no other section runs on it (one that comes gets a new kernel)
+                continue
             if not kernel.retire_reason and kernel.alive() and not self._closed:
                 self._settle(kernel, item.job)  # while the build renders, or the preview waits for an edit
             if kernel.retire_reason or not kernel.alive():
@@ -306,7 +341,7 @@ class KernelPool:
             kernel.ask(session.enter, dict(job.env), str(job.cwd or ""))
             papermill.execute_notebook(
                 str(job.notebook), str(job.target), parameters=job.parameters, engine_name=ENGINE,
-                km=kernel.manager, kc=kernel.client, kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
+                km=kernel, kc=kernel.client, kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
                 request_save_on_cell_execute=False, deadline=started + job.timeout, limit=job.timeout,
                 save_to=str(job.target), death=kernel.death,
             )
@@ -346,17 +381,6 @@ def _traceback(exc: BaseException) -> str:
     import traceback
 
     return "".join(traceback.format_exception(exc))
-
-
-def _reap(kernel: Kernel) -> None:
-    """Wait (briefly) for a killed kernel's process, so no zombie is left behind, and forget it."""
-    process = getattr(kernel.manager.provisioner, "process", None)
-    try:
-        if process is not None:
-            process.wait(timeout=2)
-    except Exception:  # noqa: BLE001 - the system reaps it when this process ends
-        pass
-    kernel.forget()
 
 
 def _quietly(action) -> None:

@@ -1,9 +1,12 @@
-"""One warm kernel: started in a folder with an environment, warmed up, asked questions by calling
-:mod:`annual_review.kernel.session`'s functions by reference, run through Papermill on its own client,
-and ended — gracefully by its owner's thread, or killed at once from any thread.
+"""One warm kernel: its process started in a folder with an environment (the build's own Python running
+:mod:`annual_review.kernel.launch`, which writes its own connection file), connected to, warmed up, asked
+questions by calling :mod:`annual_review.kernel.session`'s functions by reference, run through Papermill
+on its own client, and ended — by its owner's thread, or killed at once from any thread.
 
-A kernel's own stderr goes to a log of its own (never the build's console); the last line
-it wrote is named when it dies.
+Starting a kernel is two steps, so the slow one overlaps other work: :func:`spawn_kernel` starts the
+process at once (no Jupyter module needed); :func:`warm_kernel`, in the thread that will own it,
+connects and warms it up while the process boots. A kernel's connection file and stderr live in a
+private folder of its own, removed when it ends; the last line it wrote is named when it dies.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import functools
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -48,21 +53,21 @@ class SectionStopped(Exception):
         self.cell = cell
 
 
-_live: dict[int, Path] = {}  # every kernel this process started and has not seen end, with its log: for a second Ctrl-C
+_live: dict[int, Path] = {}  # every kernel this process started and has not seen end, with its folder: for a second Ctrl-C
 _live_lock = threading.Lock()
 
 
 def kill_all() -> None:
     """End every kernel this process started, at once (a second Ctrl-C: no waiting for anything), and remove their
-    logs, which no one will read."""
+    folders (connection file, log), which no one will read."""
     with _live_lock:
         kernels = list(_live.items())
-    for pid, log in kernels:
+    for pid, folder in kernels:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-        log.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def call(function, *args) -> str:
@@ -77,26 +82,36 @@ def call(function, *args) -> str:
 
 @dataclass(eq=False)  # kernels are told apart by identity
 class Kernel:
-    manager: object
-    client: object
-    log: Path | None = None  # where the kernel's own stderr goes (never the build's console)
+    process: subprocess.Popen  # the kernel's process, started by :func:`spawn_kernel`
+    folder: Path  # its own private temporary folder: the connection file (with its key) and the log
+    client: object = None  # the owner thread's client, once connected
     retire_reason: str = ""  # set when it must not run another section
     busy: bool = False  # running a section
     ready: bool = False  # warmed up and its baseline taken
     clean: bool = False  # nothing of a section left: its namespace empty, the baseline's state back
+    single_use: bool = False  # started for one section (no warm-up, no baseline): never given a second
+    runs: int = 0  # the sections it has run
 
-    pid: int = 0  # its process id, kept once its process exists
+    has_kernel = True  # what nbclient asks of the manager it is handed: the kernel is running, not nbclient's to start
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def connection_file(self) -> Path:
+        return self.folder / "kernel.json"  # written by the kernel once its ports are bound
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "stderr.log"  # the kernel's own errors (never the build's console)
 
     def alive(self) -> bool:
-        try:
-            return bool(self.manager.is_alive())
-        except Exception:  # noqa: BLE001 - a kernel that cannot say is not one to use
-            return False
+        return self.process.poll() is None
 
     def death(self) -> str:
         """How the kernel's process ended, in words (with the last line it wrote, if any)."""
-        process = getattr(self.manager.provisioner, "process", None)
-        code = process.poll() if process is not None else None
+        code = self.process.poll()
         if code is None:
             said = "the kernel died"
         elif code < 0:
@@ -155,28 +170,34 @@ class Kernel:
         return reply["content"]
 
     def shutdown(self) -> None:
-        """Close the client and end the kernel; from the thread that owns the kernel only."""
+        """Close the client and end the kernel; from the thread that owns the kernel only. Nothing of a section is
+        left to save in a kernel, so it is ended at once (as a kernel manager's ``shutdown_kernel(now=True)``)."""
         try:
-            self.client.stop_channels()
+            if self.client is not None:
+                self.client.stop_channels()
         finally:
-            try:
-                self.manager.shutdown_kernel(now=True)
-            finally:
-                self.forget()
+            self.kill()
+            self.reap()
 
     def kill(self) -> None:
         """End the kernel's process at once, from any thread (its owner then notices it died and cleans up)."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+
+    def reap(self, timeout: float = 2) -> None:
+        """Wait (briefly) for the ended process, so no zombie is left, and forget it and its files."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # the system reaps it when this process ends
+            pass
+        self.forget()
 
     def forget(self) -> None:
         with _live_lock:
             _live.pop(self.pid, None)
-        if self.log is not None:
-            self.log.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _last_line(log: Path | None) -> str:
@@ -251,47 +272,140 @@ def register_engine() -> None:
     papermill_engines.register(ENGINE, WarmEngine)  # idempotent: a name maps to one engine
 
 
-def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
-    """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
-    calling thread only. ``started(kernel)`` is told as soon as its process exists, and may refuse it (raise)."""
-    with _importing:  # what starting the process needs; the rest is imported while it starts
-        from jupyter_client.manager import KernelManager
-    manager = KernelManager(kernel_name=KERNEL_NAME)
-    handle, log = tempfile.mkstemp(prefix="annual-review-kernel-", suffix=".log")
+def spawn_kernel(cwd: Path, env: dict | None = None) -> Kernel:
+    """A new kernel's process in ``cwd`` (its environment with ``env``), not yet connected to: :func:`warm_kernel`
+    makes it ready. Started at once (no Jupyter module is needed to start it), so a caller can start its kernels'
+    processes before other work and leave the rest of their start to threads.
+
+    The kernel is the build's own Python running ipykernel (:mod:`annual_review.kernel.launch`); it binds its own
+    ports and writes them to its connection file (no port is chosen here and given away). Its session of its own
+    (``start_new_session``): a Ctrl-C at the terminal reaches the build, which ends its kernels, not each kernel.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="annual-review-kernel-"))  # private (0700): the connection file has its key
+    kernel_json, log = folder / "kernel.json", folder / "stderr.log"
     try:
-        with os.fdopen(handle, "wb") as stderr:  # the kernel's own errors: in its log, named when it dies
-            manager.start_kernel(extra_arguments=KERNEL_ARGS, cwd=str(cwd), env={**os.environ, **(env or {})},
-                                 stderr=stderr, stdout=subprocess.DEVNULL)
+        with log.open("wb") as stderr:  # the kernel's own errors: in its log, named when it dies
+            process = subprocess.Popen(
+                [sys.executable, "-m", "annual_review.kernel.launch", "-f", str(kernel_json), *KERNEL_ARGS],
+                cwd=str(cwd), env={**os.environ, **(env or {}), "JPY_PARENT_PID": str(os.getpid())},
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     except BaseException:
-        Path(log).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-    kernel = Kernel(manager, None, Path(log), pid=getattr(getattr(manager.provisioner, "process", None), "pid", 0))
+    kernel = Kernel(process, folder)
     with _live_lock:
-        _live[kernel.pid] = kernel.log
+        _live[kernel.pid] = folder
+    return kernel
+
+
+def _connection(kernel: Kernel, timeout: float) -> dict:
+    """The kernel's connection file, once it has written it whole."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(kernel.connection_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not written yet, or being written
+            pass
+        if not kernel.alive():
+            raise KernelError(kernel.death())
+        if time.monotonic() > deadline:
+            raise KernelError(f"the kernel did not start within {timeout:g} s")
+        time.sleep(0.01)
+
+
+@functools.cache
+def _client_class():
+    """An asynchronous client that asks the kernel's process whether it is alive (nbclient's watch on it while a
+    cell runs), rather than waiting for missed heartbeats."""
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class Client(AsyncKernelClient):
+        kernel: Kernel | None = None
+
+        async def _async_is_alive(self) -> bool:
+            return self.kernel is not None and self.kernel.alive()
+
+        is_alive = _async_is_alive
+
+    return Client
+
+
+async def _ready(kernel: Kernel, timeout: float) -> None:
+    """Wait until the kernel answers on its shell channel and its output (IOPub) reaches us.
+
+    As ``wait_for_ready`` does, but without its closing wait for quiet (a fifth of a second): a kernel-info request
+    is sent until its reply and the kernel's "idle" for it have both come back; the second proves the output
+    channel's subscription is in place. Later messages are matched to their requests, so nothing stale matters."""
+    deadline = time.monotonic() + timeout
+    client = kernel.client
+    while True:
+        msg_id = client.kernel_info()
+        replied = idle = False
+        wait_until = time.monotonic() + 1.0
+        while not (replied and idle) and time.monotonic() < wait_until:
+            if not replied:
+                try:
+                    message = await client.get_shell_msg(timeout=0.05)
+                    replied = message.get("parent_header", {}).get("msg_id") == msg_id
+                except queue.Empty:
+                    pass
+            if replied and not idle:
+                try:
+                    message = await client.get_iopub_msg(timeout=0.05)
+                    idle = (message.get("parent_header", {}).get("msg_id") == msg_id and message["msg_type"] == "status"
+                            and message["content"].get("execution_state") == "idle")
+                except queue.Empty:
+                    pass
+            if not kernel.alive():
+                raise KernelError(kernel.death())
+        if replied and idle:
+            return
+        if time.monotonic() > deadline:
+            raise KernelError(f"the kernel did not answer within {timeout:g} s")
+
+
+def warm_kernel(kernel: Kernel, cwd: Path, single_use: bool = False, timeout: float = 60) -> Kernel:
+    """Connect to a kernel :func:`spawn_kernel` started, warm it up and record its state (the baseline, in ``cwd``);
+    its client is for the calling thread only. A kernel that cannot be made ready is ended.
+
+    ``single_use``: the kernel will run one section and no other (see :func:`annual_review.kernel.session.prepare`):
+    made ready for it only, which saves the warm-up's and the baseline's half second."""
     try:
-        if started is not None:
-            started(kernel)
         imports()  # (Papermill among them: a fifth of a second the kernel's process no longer waits for)
-        from jupyter_client.asynchronous import AsyncKernelClient
         from jupyter_core.utils import run_sync
 
-        # An asynchronous client, so that nbclient's watch on the kernel's life runs while a cell executes.
-        info = manager.get_connection_info(session=True)
-        kernel.client = AsyncKernelClient(parent=manager, connection_file=manager.connection_file, **info)
+        info = _connection(kernel, timeout)
+        kernel.client = _client_class()()
+        kernel.client.load_connection_info(info)
+        kernel.client.kernel = kernel
         kernel.client.allow_stdin = False
-        kernel.client.start_channels()
-        run_sync(kernel.client.wait_for_ready)(timeout=60)
-        kernel.ask(session.warm_up, as_cell=True)
-        # The baseline is taken as the check after each section is: both outside a cell's run.
-        kernel.ask(session.baseline, str(cwd))
-        kernel.ask(session.clean)  # (the warm-up's names gone: ready for a section)
+        kernel.client.start_channels(stdin=False, hb=False)  # (its life is its process's, asked directly)
+        run_sync(_ready)(kernel, timeout)
+        if single_use:
+            kernel.ask(session.prepare)
+            kernel.single_use = True
+        else:
+            kernel.ask(session.warm_up, as_cell=True)
+            # The baseline is taken as the check after each section is: both outside a cell's run.
+            kernel.ask(session.baseline, str(cwd))
+            kernel.ask(session.clean)  # (the warm-up's names gone: ready for a section)
         kernel.ready = kernel.clean = True
         return kernel
     except BaseException:
-        try:
-            if kernel.client is not None:
-                kernel.client.stop_channels()
-            manager.shutdown_kernel(now=True)
-        finally:
-            kernel.forget()
+        kernel.shutdown()
         raise
+
+
+def start_kernel(cwd: Path, env: dict | None = None, started=None) -> Kernel:
+    """A new kernel in ``cwd`` (its environment with ``env``), warmed up, its state recorded; its client is for the
+    calling thread only. ``started(kernel)`` is told as soon as its process exists, and may refuse it (raise)."""
+    kernel = spawn_kernel(cwd, env)
+    if started is not None:
+        try:
+            started(kernel)
+        except BaseException:
+            kernel.shutdown()
+            raise
+    return warm_kernel(kernel, cwd)

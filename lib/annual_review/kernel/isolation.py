@@ -244,13 +244,13 @@ def warm_up() -> None:
     from annual_review.core import tracking
 
     tracking.install()  # from now on, every file a section opens is seen
-    _limit_memory()
+    limit_memory()
 
 
 HEADROOM = 256 * 1024**2  # the least a section is left once the kernel's own memory is counted
 
 
-def _limit_memory() -> None:
+def limit_memory() -> None:
     """The memory the build allows each kernel (``memory:`` in the config): a section that needs more meets a
     MemoryError, which the build names, instead of the whole machine running out. Set before the baseline is
     taken, so it is the state every section starts from (and a section that changes it is seen).

@@ -6,6 +6,7 @@ rename here is a rename there — and never sends code of its own:
 
 - :func:`warm_up`, once per kernel: the costly imports and first uses, then the file hook;
 - :func:`baseline`, once the kernel is warm: the state every section starts from;
+- :func:`prepare`, instead of those two on a kernel started for one section only: the file hook;
 - :func:`enter`, before each section: the section's environment and working folder;
 - :func:`after`, after each section: the files it read (with their stamps) and what it
   changed that cannot be put back;
@@ -54,6 +55,20 @@ def baseline(cwd: str) -> bool:
     gc.collect()
     gc.freeze()
     gc.enable()
+    return True
+
+
+def prepare() -> bool:
+    """On a kernel started for one section, which no other section will use (a rebuild of the one or two parts whose
+    data changed): only what the section's run needs — every file it opens seen, the kernel's memory limit. No
+    warm-up (the section imports what it uses, once either way) and no baseline (nothing comes after it to compare).
+    """
+    from ..core import tracking
+    from . import isolation
+
+    tracking.install()
+    tracking.clear()  # the section's record starts now
+    isolation.limit_memory()
     return True
 
 
