@@ -150,7 +150,7 @@ def _kernels(pids: set[int]) -> set[int]:
     kernels = set()
     for pid in pids:
         try:
-            if "ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            if "annual_review.kernel.launch" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
                 kernels.add(pid)
         except OSError:
             continue
