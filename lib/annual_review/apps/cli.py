@@ -208,12 +208,20 @@ def main(argv: list[str] | None = None) -> int:
             build_workspace(args.workspace, args.output_dir, args.year, all_years=args.all, bodies=args.body,
                             scheduler=args.scheduler, options=_options(args))
         elif args.command == "build":
-            from ..build.builder import build
+            from ..build import kernels
 
-            if args.body or args.scheduler:
-                raise ConfigError("--body and --scheduler go with --workspace")
-            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
-                  trusted=tuple(args.trust_folder), options=_options(args))
+            # A kernel's process starts now and boots while the build reads its config, checks and plans (a build
+            # that has nothing to run ends it).
+            kernels.start_spare()
+            try:
+                from ..build.builder import build
+
+                if args.body or args.scheduler:
+                    raise ConfigError("--body and --scheduler go with --workspace")
+                build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
+                      trusted=tuple(args.trust_folder), options=_options(args))
+            finally:
+                kernels.end_spare()
         elif args.command == "preview":
             from .preview import preview
 

@@ -35,7 +35,7 @@ from ..core.config import DEFAULT_TIMEOUT, MEMORY_ENV
 from ..core.exceptions import plain_os_error
 from ..kernel import session
 from .kernels import (ENGINE, KERNEL_NAME, Kernel, KernelError, SectionStopped, imports, plain_traceback, register_engine,
-                      spawn_kernel, start_kernel, warm_kernel)
+                      spawn_kernel, start_kernel, take_spare, warm_kernel)
 
 STOP_SECONDS = 3.0  # what closing a runner waits for its kernels to end by themselves before killing them
 
@@ -171,7 +171,7 @@ class KernelPool:
             spawned: list[Kernel | KernelError] = []
             for _ in range(self.size):
                 try:
-                    kernel = spawn_kernel(self.cwd, self.env)
+                    kernel = take_spare() or spawn_kernel(self.cwd, self.env)
                 except Exception as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
                     spawned.append(exc if isinstance(exc, KernelError) else KernelError(f"a kernel could not start: {exc}"))
                 else:
@@ -259,7 +259,7 @@ class KernelPool:
         if not isinstance(spawned, Kernel):
             return spawned
         try:
-            return warm_kernel(spawned, self.cwd, single_use=self.single_use)
+            return warm_kernel(spawned, self.cwd, single_use=self.single_use, env=self.env)
         except BaseException as exc:  # noqa: BLE001 - handed to the section that waits for this kernel
             with self._lock:
                 self._live.discard(spawned)

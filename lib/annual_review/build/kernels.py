@@ -91,6 +91,7 @@ class Kernel:
     clean: bool = False  # nothing of a section left: its namespace empty, the baseline's state back
     single_use: bool = False  # started for one section (no warm-up, no baseline): never given a second
     runs: int = 0  # the sections it has run
+    spare: bool = False  # started by :func:`start_spare`, before its folder and environment were known
 
     has_kernel = True  # what nbclient asks of the manager it is handed: the kernel is running, not nbclient's to start
 
@@ -298,6 +299,43 @@ def spawn_kernel(cwd: Path, env: dict | None = None) -> Kernel:
     return kernel
 
 
+_spare: list[Kernel] = []  # a kernel started before its build knew what it needs: for the first pool to take
+
+
+def start_spare() -> None:
+    """Start a kernel's process now, before a build has read its config (the command line does, first thing): it
+    boots while the build plans, and the first pool of this process takes it (told its folder and environment then).
+    A build that runs nothing ends it with :func:`end_spare`."""
+    with _live_lock:
+        if _spare:
+            return
+    try:
+        kernel = spawn_kernel(Path.cwd())
+    except Exception:  # noqa: BLE001 - only a head start: the pool starts its kernels itself and says what fails
+        return
+    kernel.spare = True
+    with _live_lock:
+        _spare.append(kernel)
+
+
+def take_spare() -> Kernel | None:
+    """The kernel :func:`start_spare` started, if it is still there and alive (once: it is the caller's now)."""
+    with _live_lock:
+        kernel = _spare.pop() if _spare else None
+    if kernel is not None and not kernel.alive():
+        kernel.reap()
+        return None
+    return kernel
+
+
+def end_spare() -> None:
+    """End the spare kernel if no pool took it."""
+    kernel = take_spare()
+    if kernel is not None:
+        kernel.kill()
+        kernel.reap()
+
+
 def _connection(kernel: Kernel, timeout: float) -> dict:
     """The kernel's connection file, once it has written it whole."""
     import json
@@ -366,12 +404,13 @@ async def _ready(kernel: Kernel, timeout: float) -> None:
             raise KernelError(f"the kernel did not answer within {timeout:g} s")
 
 
-def warm_kernel(kernel: Kernel, cwd: Path, single_use: bool = False, timeout: float = 60) -> Kernel:
+def warm_kernel(kernel: Kernel, cwd: Path, single_use: bool = False, timeout: float = 60, env: dict | None = None) -> Kernel:
     """Connect to a kernel :func:`spawn_kernel` started, warm it up and record its state (the baseline, in ``cwd``);
     its client is for the calling thread only. A kernel that cannot be made ready is ended.
 
     ``single_use``: the kernel will run one section and no other (see :func:`annual_review.kernel.session.prepare`):
-    made ready for it only, which saves the warm-up's and the baseline's half second."""
+    made ready for it only, which saves the warm-up's and the baseline's half second. A spare kernel is first told
+    ``env`` and ``cwd``, which it was not started with."""
     try:
         imports()  # (Papermill among them: a fifth of a second the kernel's process no longer waits for)
         from jupyter_core.utils import run_sync
@@ -383,6 +422,8 @@ def warm_kernel(kernel: Kernel, cwd: Path, single_use: bool = False, timeout: fl
         kernel.client.allow_stdin = False
         kernel.client.start_channels(stdin=False, hb=False)  # (its life is its process's, asked directly)
         run_sync(_ready)(kernel, timeout)
+        if kernel.spare:
+            kernel.ask(session.enter, dict(env or {}), str(cwd))
         if single_use:
             kernel.ask(session.prepare)
             kernel.single_use = True
