@@ -924,3 +924,18 @@ def test_a_file_changed_while_its_section_runs_runs_the_section_again(tmp_path):
 
 
 # (A total over bodies that leaves one out: tests/test_workspace.py, which builds the workspace once for all.)
+
+
+def test_a_register_saved_after_the_data_check_is_checked_by_its_section(tmp_path):
+    # A build's kernels load tables without checking their schema a second time (the build checked every register);
+    # a section that loads other content than the check saw (a clerk saved the register meanwhile: here the section
+    # saves it itself, with a negative count) runs again, checking as it loads, and says why.
+    root = small_project(tmp_path, [("甲", "resave.ipynb", {"content": "项目,数量\n甲,-5\n"})])
+    (root / "data" / "tables.yml").write_text(
+        "tables:\n  counts:\n    file: counts.csv\n    columns:\n      项目: {type: text}\n      数量: {type: integer}\n",
+        encoding="utf-8")
+    (root / "data" / "2021" / "counts.csv").write_text("项目,数量\n甲,12\n", encoding="utf-8")
+    result = build_html(root, tmp_path / "out")
+    assert "counts.csv is not what the data check saw" in result.stdout
+    assert result.returncode != 0 and "-5" in result.stderr and "counts.csv, row 2" in result.stderr
+    assert not (tmp_path / "out" / "2021" / "report.html").exists()  # nothing unchecked was published

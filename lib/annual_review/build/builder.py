@@ -25,6 +25,7 @@ from ..core.context import kernel_environment
 from ..core.exceptions import AnnualReviewError, BuildError
 from ..core.outputs import FORMATS, REPORT_FILE, SECTIONS_DIR
 from ..core.paths import available_years, resolve_year, year_dir
+from ..core.tracking import CHECKED_ENV
 from . import manifest
 from .checks import check_data, config_findings, narrative_findings, proofread, refuse_personal_data, refuse_unfinished
 from .engine import KernelPool, SectionRunner
@@ -52,10 +53,15 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
         refuse_unfinished(config, data_dir, year)
     with OutputFolder(out, log=log) as folder, contextlib.ExitStack() as own:
         previous = manifest.BuildRecord.load(out, warn=log)
-        data_print = manifest.data_fingerprint(data_dir, year)
+        files = {y: manifest.data_files(data_dir, y) for y in available_years(data_dir) if y <= year}
+        data_print = manifest.data_fingerprint(data_dir, year, files.get(year))
         # Earlier years are read too (last year's figures, the trends): checked as well, when they changed.
-        earlier = {str(y): manifest.data_fingerprint(data_dir, y) for y in available_years(data_dir) if y < year}
+        earlier = {str(y): manifest.data_fingerprint(data_dir, y, f) for y, f in files.items() if y < year}
         known_rows = previous.tables_with_rows if previous.data == data_print else None
+
+        # The sections' kernels load tables without checking their schema: this build checks every register (or
+        # knows them unchanged since a build that did), and runs again, checking, a section that loaded other content.
+        jobs_env = {**env, CHECKED_ENV: "1"}
 
         def plan(outline):
             return plan_sections(outline, year, data_dir, out, previous, options.force, options.timeout, env)
@@ -67,7 +73,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 return runner.start()
             runs = sum(1 for p in plans if p.runs)
             size = min(options.kernels, runs)
-            return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=env,
+            return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=jobs_env,
                                                 single_use=runs <= size)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
@@ -82,7 +88,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
         # a save shows sooner), into the staging folder: if the data is refused, their work is dropped with it, and no
         # output is touched. A first build checks its data before any notebook runs.
         early = [] if pool is None or not previous.sections else [
-            (job, pool.submit(job)) for job in (p.job(staging / SECTIONS_DIR, env) for p in expected if p.runs)]
+            (job, pool.submit(job)) for job in (p.job(staging / SECTIONS_DIR, jobs_env) for p in expected if p.runs)]
         try:
             # Refuse invalid data before anything is published, so no earlier output is touched.
             changed_earlier = [int(y) for y, print_ in earlier.items() if previous.earlier_data.get(y) != print_]
@@ -116,7 +122,9 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             preparing.start()
             try:
                 roots = (data_dir.resolve(), config.path.parent.resolve())
-                results = execute_all(plans, staging / SECTIONS_DIR, pool, progress, env, roots, log, started=early)
+                checked = manifest.checked_digests({p: f for each in files.values() for p, f in each.items()})
+                results = execute_all(plans, staging / SECTIONS_DIR, pool, progress, jobs_env, roots, log, started=early,
+                                      checked=checked)
                 read = {Path(p) for r in results.values() for p in r.inputs} | {
                     Path(p) for each in plans if not each.runs for p in each.before.inputs or {}}
                 for note in unread:  # only now is it known that no section read it either

@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import io
+import os
 import shutil
 import tempfile
 import threading
@@ -139,8 +140,10 @@ def run_section(job: SectionJob, notebook: bytes, archive: bytes, digest: str) -
                        cwd=str(plugin.folder))  # (never the run folder, which goes when the run ends)
         outcome = plugin.pool.run(here)
         reads = tuple(r for r in (_relative(path, data) for path in outcome.reads) if r)
+        # (a file outside the inputs sent keeps its worker's path: no check of the client's saw it)
+        unchecked = {_relative(path, data) or path: digest for path, digest in outcome.unchecked.items()}
         executed = target.read_bytes() if target.is_file() else None
-        return replace(outcome, reads=reads, stamps={}, executed=executed)
+        return replace(outcome, reads=reads, stamps={}, unchecked=unchecked, executed=executed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         plugin.done(digest)
@@ -319,7 +322,9 @@ class ClusterExecutor:
             outcome = task.result()
             if outcome.executed is not None:
                 target.write_bytes(outcome.executed)
-            result.set_result(replace(outcome, executed=None, reads=tuple(str(data_dir / rel) for rel in outcome.reads)))
+            result.set_result(replace(outcome, executed=None, reads=tuple(str(data_dir / rel) for rel in outcome.reads),
+                                      unchecked={os.path.realpath(data_dir / rel): digest
+                                                 for rel, digest in outcome.unchecked.items()}))
         except BaseException as exc:  # noqa: BLE001 - a task that could not run at all (workers gone, cancelled, …)
             if not result.done():
                 result.set_result(SectionOutcome("broken", error=f"the cluster could not run it: {type(exc).__name__}: "

@@ -73,6 +73,7 @@ class SectionOutcome:
     reads: tuple = ()  # every file it read or looked for, absolute
     kernel: int = 0  # the process id of the kernel it ran on
     stamps: dict = field(default_factory=dict)  # each file it opened → [mtime_ns, size] when it opened it
+    unchecked: dict = field(default_factory=dict)  # each file it loaded a table from without a schema check → digest
     executed: bytes | None = field(default=None, repr=False)  # the executed notebook, when it ran on another machine
 
     @property
@@ -365,16 +366,17 @@ class KernelPool:
         except Exception as exc:  # noqa: BLE001 - our fault or papermill's: kept with its traceback
             outcome = {"status": "broken", "error": f"{type(exc).__name__}: {exc}", "traceback": _traceback(exc)}
         seconds = time.monotonic() - started
-        reads, stamps = (), {}
+        reads, stamps, unchecked = (), {}, {}
         if kernel.alive() and not kernel.retire_reason:
             try:
                 found = kernel.ask(session.after)  # (what it changed is settled once its result is handed on)
-                reads, stamps = tuple(found["reads"]), dict(found["stamps"])
+                reads, stamps, unchecked = tuple(found["reads"]), dict(found["stamps"]), dict(found["unchecked"])
             except Exception as exc:  # noqa: BLE001 - a kernel that cannot answer is not used again
                 kernel.retire_reason = f"it did not answer after section {job.notebook.name} ({exc})"
                 if outcome["status"] == "ok":
                     outcome = {"status": "broken", "error": kernel.retire_reason}
-        return SectionOutcome(seconds=seconds, reads=reads, stamps=stamps, kernel=kernel.pid, **outcome)
+        return SectionOutcome(seconds=seconds, reads=reads, stamps=stamps, unchecked=unchecked, kernel=kernel.pid,
+                              **outcome)
 
 
 def _traceback(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 from pathlib import Path
 
+from ..core.tracking import CHECKED_ENV
 from . import manifest
 from .engine import SectionOutcome, SectionRunner
 from .plan import Plan, SectionResult
@@ -16,7 +17,8 @@ MAX_RERUNS = 3  # a section whose input changed while it ran is run again, this 
 
 
 def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progress: Progress, env: dict,
-                roots: tuple = (), log=print, started: list | None = None) -> dict[str, SectionResult]:
+                roots: tuple = (), log=print, started: list | None = None,
+                checked: dict | None = None) -> dict[str, SectionResult]:
     """Run the plans that must run, on ``runner``, into ``sections``; their results as they finish.
 
     Every file a section read inside ``roots`` (the data and project folders) is fingerprinted for the cache; one
@@ -24,6 +26,10 @@ def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progre
     section again, so its output is never recorded against content it did not read. Reads elsewhere are said.
     ``started``: (job, future) pairs already submitted (before the data was checked); a plan whose job is one of
     them takes its future, and one no plan wants is cancelled, or waited for and its notebook removed.
+
+    ``checked``: the content the build's data check saw (each real path → its digest). A section whose tables were
+    loaded without their schema check (``env`` says the build checks) from any other content runs again, checking
+    them itself: nothing unchecked reaches the report.
     """
     waiting = list(started or [])
     running = {}
@@ -51,6 +57,13 @@ def execute_all(plans: list[Plan], sections: Path, runner: SectionRunner, progre
                 result.state, result.cell, result.error, result.traceback = ("failed", outcome.cell, outcome.error,
                                                                              outcome.traceback)
             else:
+                unchecked = sorted(p for p, digest in outcome.unchecked.items() if (checked or {}).get(p) != digest)
+                if unchecked and reruns < MAX_RERUNS:
+                    log(f"note: section '{section.id}': {', '.join(Path(p).name for p in unchecked)} is not what the "
+                        "data check saw (changed since); running it again, its tables checked as they load")
+                    job = plan.job(sections, {**env, CHECKED_ENV: "0"})
+                    running[runner.submit(job)] = (plan, reruns + 1)
+                    continue
                 result.inputs, outside, changed = _inputs(outcome, roots)
                 if changed and reruns < MAX_RERUNS:
                     log(f"note: section '{section.id}': {', '.join(Path(c).name for c in changed)} changed while it ran; "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -20,24 +21,12 @@ from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 
+from ..core.files import file_digest
 from ..core.outputs import MANIFEST  # noqa: F401 - public here too
-from ..core.paths import TABLES_FILE
+from ..core.paths import TABLES_FILE, stamp
 KEY_PACKAGES = ("annual-review", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas", "matplotlib", "pandera", "openpyxl", "fonttools")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole package: its code and templates
 
-
-def file_digest(path: str | Path) -> str | None:
-    """SHA-256 of a regular file's bytes; None if there is no such file (a pipe or a device is no file: reading
-    one would wait for ever, or never end)."""
-    import os
-    import stat
-
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError):
-        return None
 
 
 def digest(*parts: object) -> str:
@@ -181,13 +170,30 @@ def fingerprints(paths: list[str]) -> dict[str, str | None]:
     return {p: file_digest(p) for p in paths}
 
 
-def data_fingerprint(data_dir: Path, year: int) -> str:
-    """Every file of a year's data and the table declarations, for skipping a re-validation of the same data."""
+def data_files(data_dir: Path, year: int) -> dict[Path, tuple]:
+    """Every file of a year's data and the table declarations: each → (its digest, its time and size) as read now."""
     folder = data_dir / str(year)
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / TABLES_FILE]
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()) + [data_dir / TABLES_FILE]:
+        before = stamp(path)
+        found[path] = (file_digest(path), before if stamp(path) == before else None)  # (None: written while read)
+    return found
+
+
+def data_fingerprint(data_dir: Path, year: int, files: dict | None = None) -> str:
+    """Every file of a year's data and the table declarations (``files``, if :func:`data_files` has read them), for
+    skipping a re-validation of the same data."""
+    files = data_files(data_dir, year) if files is None else files
     # By their place in the data folder, not where it is: the same data checked on another machine (a cluster's
     # worker) or moved is the same data.
-    return digest([(p.relative_to(data_dir).as_posix(), file_digest(p)) for p in files], library_fingerprint())
+    return digest([(p.relative_to(data_dir).as_posix(), d) for p, (d, _) in files.items()], library_fingerprint())
+
+
+def checked_digests(files: dict[Path, tuple]) -> dict[str, str]:
+    """Of the files :func:`data_files` read before the data was checked, those still as they were then (unchanged
+    through the check, so the content checked is the content digested): each real path → its digest."""
+    return {os.path.realpath(p): d for p, (d, before) in files.items() if d is not None and before is not None
+            and stamp(p) == before}
 
 
 # --- the record, typed -------------------------------------------------------------------------------------------

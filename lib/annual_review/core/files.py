@@ -28,6 +28,20 @@ def read_umask() -> int:
 UMASK = read_umask()  # read before any thread starts: changing it, even for a moment, races with them
 
 
+def file_digest(path: str | Path) -> str | None:
+    """SHA-256 of a regular file's bytes; None if there is no such file (a pipe or a device is no file: reading
+    one would wait for ever, or never end)."""
+    import hashlib
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError):
+        return None
+
+
 def write_atomic(path: Path, content: str | bytes) -> Path:
     """Write ``content`` to ``path`` through a temporary file, so readers never see half a file.
 

@@ -16,10 +16,23 @@ import sys
 from pathlib import Path
 
 
+# Set by a build that checks the data itself (every register of the year, before anything is published): its
+# sections' tables are loaded without their schema check, and each loaded file's digest is recorded
+# (:func:`unchecked`), for the build to compare with the content it checked. Not set (JupyterLab), or "0": every
+# table is checked as it is loaded.
+CHECKED_ENV = "ANNUAL_REVIEW_DATA_CHECKED"
+
+
+def checked_by_build() -> bool:
+    """Whether this section's data is checked by the build that runs it (see :data:`CHECKED_ENV`)."""
+    return os.environ.get(CHECKED_ENV) == "1"
+
+
 class _Record:
     """What the running section read: its private state is not the library's (isolation does not compare it)."""
 
     def __init__(self):
+        self._unchecked: dict[str, str] = {}  # loaded without a schema check (the build checks): real path → digest
         self._named: set[str] = set()  # recorded by the library's loaders, absent files included
         self._opened: dict[str, tuple[int, int]] = {}  # opened for reading → (mtime_ns, size) when first opened
         self._active = False
@@ -33,6 +46,17 @@ _READ_FLAGS = os.O_WRONLY | os.O_RDWR  # (os.open's flags: either one means it w
 def record(path: str | Path) -> None:
     """Note a file the library looked for, whether or not it exists."""
     _record._named.add(str(Path(path).resolve()))
+
+
+def unchecked(path: str | Path, digest: str) -> None:
+    """Note a file a table was loaded from without its schema check, with the digest of what was loaded."""
+    _record._unchecked[os.path.realpath(path)] = digest
+
+
+def unchecked_loads() -> dict[str, str]:
+    """Each file the section's tables were loaded from unchecked → its digest: the build's check must have seen the
+    same content, or the section runs again with its tables checked."""
+    return dict(_record._unchecked)
 
 
 def reads() -> list[str]:
@@ -49,6 +73,7 @@ def clear() -> None:
     """Start a new section's record (the build calls it before each section)."""
     _record._named.clear()
     _record._opened.clear()
+    _record._unchecked.clear()
     _record._active = True
 
 

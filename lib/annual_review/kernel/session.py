@@ -22,7 +22,8 @@ import os
 
 
 def warm_up() -> bool:
-    """Pay what every section pays for, once: pandas, pandera, matplotlib, the library's modules and first uses.
+    """Pay what every section pays for, once: pandas, matplotlib, pandera (unless the build checks the data), the
+    library's modules and first uses.
 
     The garbage collector rests meanwhile (until :func:`baseline`): importing makes objects that all live as long as
     the kernel, and collecting among them as they come is a tenth of the warm-up's time.
@@ -33,9 +34,12 @@ def warm_up() -> bool:
     import IPython.display  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import pandas  # noqa: F401
-    import pandera.pandas  # noqa: F401
 
+    from ..core import tracking
     from . import isolation
+
+    if not tracking.checked_by_build():  # (a build that checks the data itself: the sections check no schema)
+        import pandera.pandas  # noqa: F401
 
     isolation.warm_up()
     return True
@@ -104,11 +108,12 @@ def enter(env: dict, cwd: str = "") -> bool:
 
 
 def after() -> dict:
-    """After a section: ``reads`` (every file it read or looked for) and ``stamps`` (each opened file → [mtime_ns,
-    size] when opened): what its result needs, answered at once."""
+    """After a section: ``reads`` (every file it read or looked for), ``stamps`` (each opened file → [mtime_ns,
+    size] when opened) and ``unchecked`` (each file its tables were loaded from without their schema check → its
+    digest): what its result needs, answered at once."""
     from ..core import tracking
 
-    return {"reads": tracking.reads(), "stamps": tracking.stamps()}
+    return {"reads": tracking.reads(), "stamps": tracking.stamps(), "unchecked": tracking.unchecked_loads()}
 
 
 def settle() -> list[str]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..core import provenance, tracking
 from ..core.exceptions import DataError
+from ..core.files import file_digest
 from ..core.numbers import whole
 from ..core.paths import OUTSIDE, available_years, contained, resolve_year, stamp, workbook_path, year_dir  # noqa: F401 - public here too
 from .layout import lay_out, normalise, row_ranges
@@ -147,7 +148,7 @@ def _date(text: str) -> pd.Timestamp | None:
     return None
 
 
-def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
+def _typed(raw: RawTable, spec: TableSpec, year: int, schema: bool = True) -> "Read":
     layout = lay_out(raw, spec, year)
     problems, notes = list(layout.problems), [*raw.notes, *layout.notes]
     if problems:
@@ -208,7 +209,8 @@ def _typed(raw: RawTable, spec: TableSpec, year: int) -> "Read":
             frame[col.name] = pd.to_datetime(frame[col.name])
         elif col.numeric:
             frame[col.name] = pd.to_numeric(frame[col.name]).astype("float64")
-    problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where)
+    if schema:
+        problems += _schema_problems(frame, spec, year, raw, row_numbers, unconvertible, where)
     total_problems, total_notes = _check_totals(layout, frame, spec, raw, where)
     return Read(_final(frame, spec), problems + total_problems, notes + total_notes, row_numbers=row_numbers)
 
@@ -355,8 +357,9 @@ def table_files(data_dir: str | Path, year: int, spec: TableSpec) -> tuple[Path,
     return (Path(data_dir) / TABLES_FILE, folder / spec.file, *(folder / f"{WORKBOOK_STEM}{s}" for s in WORKBOOK_FORMATS))
 
 
-def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
-    """Read and check one table: the typed frame (possibly partial), every problem found, and notes."""
+def read_table(data_dir: str | Path, year: int, spec: TableSpec, schema: bool = True) -> Read:
+    """Read and check one table: the typed frame (possibly partial), every problem found, and notes. ``schema``:
+    False leaves out the schema's checks (the declared types, ranges, keys and rules; a build has checked them)."""
     for path in table_files(data_dir, year, spec):
         tracking.record(path)
     try:
@@ -365,7 +368,7 @@ def read_table(data_dir: str | Path, year: int, spec: TableSpec) -> Read:
         return Read(_empty(spec), exc.problems, readable=False)
     if raw is None:
         return Read(_empty(spec), [])
-    read = _typed(raw, spec, year)
+    read = _typed(raw, spec, year, schema)
     read.file, read.sheet = raw.file, raw.sheet
     return read
 
@@ -382,15 +385,29 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     files = table_files(data_dir, year, specs[name])
     for path in files:
         tracking.record(path)
+    # In a build that checks the data itself, the table's schema is not checked a second time here: what was loaded
+    # is noted by digest, and the build runs the section again, checking, if its check saw other content.
+    schema = not tracking.checked_by_build()
     # Read once per notebook however often it is asked for (again whenever one of its files changes).
-    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, tuple(map(stamp, files)))
+    state = tuple(map(stamp, files))
+    frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, state, schema)
+    if not schema:
+        for path, each in zip(files, state):
+            if len(each) > 1:  # (a file that is there)
+                tracking.unchecked(path, _digest(each))
     return frame.copy(deep=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _digest(state: tuple) -> str | None:
+    """A file's digest, kept by its stamp (path, time, size)."""
+    return file_digest(state[0])
+
+
 @functools.lru_cache(maxsize=32)
-def _load_cached(data_dir: str, year: int, name: str, state: tuple) -> pd.DataFrame:
+def _load_cached(data_dir: str, year: int, name: str, state: tuple, schema: bool = True) -> pd.DataFrame:
     spec = table_specs(data_dir)[name]
-    read = read_table(data_dir, year, spec)
+    read = read_table(data_dir, year, spec, schema)
     if read.problems:
         raise DataError([str(p) for p in read.problems])
     frame = provenance.with_source(read.frame, spec.title, year)
