@@ -376,6 +376,10 @@ def read_table(data_dir: str | Path, year: int, spec: TableSpec, schema: bool = 
 def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     """Read table ``name`` for ``year``, typed and checked as declared; raise DataError listing every problem.
 
+    In a build, which has checked every register itself, the schema's checks (types, ranges, keys, rules) are not
+    run a second time: the digest of what was loaded is noted, and the build runs the section again, checking,
+    if its check saw other content.
+
     Rows are numbered as the user sees them in a spreadsheet (the header is row 1): the frame's index (named 行)
     is those numbers, so a figure counted from a few rows names them in a draft.
     """
