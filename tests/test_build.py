@@ -147,3 +147,26 @@ def test_markup_in_narrative_shows_as_text_and_runs_nothing(project):
     assert not [a for _, attrs in tags.found for a in attrs if a.startswith("on")]
     assert not [t for t, _ in tags.found if t == "b"] and "main{display:none}" not in html.split("</head>")[0]
     assert hostile.replace('"', "") in visible_text(html).replace('"', "")  # shown to the reader as the text it is
+
+
+def test_a_rebuild_of_one_section_gives_the_report_a_full_build_gave(project):
+    # A rebuild that runs one section starts one kernel readied for that section only (no warm-up to share): the
+    # report it publishes is the one the full build published, but for the line that says when and how it was built.
+    assert run_cli("build", "--format", "html", cwd=project).returncode == 0
+    report = project / "outputs" / "2020" / "report.html"
+    before = report.read_text(encoding="utf-8")
+    notebook = project / "notebooks" / "50-dispute-resolution.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("（一处说明，不进入报告。）"))  # the notebook changed, not what it shows
+    nbformat.write(nb, notebook)
+    again = run_cli("build", "--format", "html", cwd=project)
+    assert again.returncode == 0, again.stderr
+    ran = [line for line in again.stdout.splitlines() if re.match(r"\[\d+/\d+\]", line) and " ran " in line]
+    assert len(ran) == 1 and "50-dispute-resolution.ipynb" in ran[0] and "notebook changed" in ran[0]
+
+    def unstamped(html: str) -> str:
+        return re.sub(r"annual-review [^<>]*?built \d{4}-\d\d-\d\d \d\d:\d\d", "", html)
+
+    after = report.read_text(encoding="utf-8")
+    assert "1 run, 10 reused" in after
+    assert unstamped(after) == unstamped(before)

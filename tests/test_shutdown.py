@@ -103,3 +103,29 @@ def test_a_preview_stops_its_watcher_its_server_and_every_kernel(tmp_path, signu
     wait_until(lambda: not any(alive(pid) for pid in kernels), "every kernel has ended")
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def _kernels_in(folder: Path) -> list[int]:
+    """Running kernels (of any build) whose working folder is ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if "annual_review.kernel.launch" in (proc / "cmdline").read_bytes().decode(errors="replace") \
+                    and Path(proc / "cwd").resolve() == folder.resolve() and alive(int(proc.name)):
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def test_a_build_with_nothing_to_run_leaves_no_kernel(tmp_path):
+    # A build starts its first kernel as the command starts, before it knows whether any section will run; when none
+    # does (nothing changed), or the command stops on an error, that kernel is ended before the command returns.
+    root = small_project(tmp_path, [("甲", "narrative.ipynb", {})])
+    assert run_cli("build", "--format", "html", cwd=root).returncode == 0
+    again = run_cli("build", "--format", "html", cwd=root)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert _kernels_in(root) == []
+    refused = run_cli("build", "--format", "html", "--year", "1999", cwd=root)
+    assert refused.returncode != 0
+    assert _kernels_in(root) == []

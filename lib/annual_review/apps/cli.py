@@ -9,8 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-from .. import __version__
-from ..core.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 from ..core.exceptions import AnnualReviewError, ConfigError, plain_os_error
 
 
@@ -35,6 +33,9 @@ def _seconds(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from ..core.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
+
     parser = argparse.ArgumentParser(
         prog="annual-review",
         description="Build a body's annual rule-of-law report from its yearly data and section notebooks.",
@@ -198,7 +199,29 @@ def run() -> None:
     os._exit(code)
 
 
+def _builds_here(argv: list[str]) -> bool:
+    """Whether ``argv`` asks for a build on this machine's kernels (not a workspace's, nor only for help), read before
+    the parser is even made: such a build's first kernel then starts first thing."""
+    words = [a for a in argv if not a.startswith("-")]
+    return bool(words) and words[0] == "build" and not {"-h", "--help", "--workspace", "--scheduler"} & set(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not _builds_here(argv):
+        return _command(argv)
+    from ..build import kernels
+
+    # The build's first kernel starts now and boots while the build loads, reads its config, checks and plans; one
+    # that no section took (nothing to run, an error, a stop) is ended here.
+    kernels.start_spare()
+    try:
+        return _command(argv)
+    finally:
+        kernels.end_spare()
+
+
+def _command(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     _handle_signals()
     try:
@@ -208,20 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             build_workspace(args.workspace, args.output_dir, args.year, all_years=args.all, bodies=args.body,
                             scheduler=args.scheduler, options=_options(args))
         elif args.command == "build":
-            from ..build import kernels
+            from ..build.builder import build
 
-            # A kernel's process starts now and boots while the build reads its config, checks and plans (a build
-            # that has nothing to run ends it).
-            kernels.start_spare()
-            try:
-                from ..build.builder import build
-
-                if args.body or args.scheduler:
-                    raise ConfigError("--body and --scheduler go with --workspace")
-                build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
-                      trusted=tuple(args.trust_folder), options=_options(args))
-            finally:
-                kernels.end_spare()
+            if args.body or args.scheduler:
+                raise ConfigError("--body and --scheduler go with --workspace")
+            build(args.config, args.data_dir, args.output_dir, args.year, all_years=args.all,
+                  trusted=tuple(args.trust_folder), options=_options(args))
         elif args.command == "preview":
             from .preview import preview
 

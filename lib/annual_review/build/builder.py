@@ -79,6 +79,11 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
         expected = plan(config.for_year(set(known_rows or previous.tables_with_rows or [])))
         pool = start_kernels(expected)
+        # What rendering needs (nbconvert, the templates, the font) is loaded meanwhile, on this process's idle moments:
+        # as soon as sections are to run, since a rebuild's one section may end before the data check does.
+        preparing = threading.Thread(target=prepare_render, args=(config.document,), name="prepare-render", daemon=True)
+        if pool is not None:
+            preparing.start()
         staging = folder.staging()
         (staging / SECTIONS_DIR).mkdir()
         # This build's own kernels are shut down once its sections have run, while it renders (joined before it
@@ -117,9 +122,8 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 log("Nothing changed: the report is up to date.")
                 return out / REPORT_FILE
             pool = pool or start_kernels(plans)
-            # While the kernels work, load what rendering needs (nbconvert, the font) on this idle core.
-            preparing = threading.Thread(target=prepare_render, args=(config.document,), daemon=True)
-            preparing.start()
+            if preparing.ident is None:  # (no section was expected to run before the check)
+                preparing.start()
             try:
                 roots = (data_dir.resolve(), config.path.parent.resolve())
                 checked = manifest.checked_digests({p: f for each in files.values() for p, f in each.items()})

@@ -20,4 +20,6 @@ if __name__ == "__main__":
 
     from ipykernel.kernelapp import launch_new_instance
 
-    launch_new_instance()
+    # Once its ports are bound and its connection file written, and before it answers: the imports every section
+    # makes (see annual_review.kernel.session.preload), while the build connects to it.
+    launch_new_instance(exec_lines=["__import__('annual_review.kernel.session', fromlist=['_']).preload()"])

@@ -1,9 +1,10 @@
 """The engine's contract with a warm kernel: the five calls it makes there, as plain functions.
 
 This module runs inside the kernels. The engine (:mod:`annual_review.build.engine`) calls
-each function by reference — its module and name are read from the function object, so a
+each function (but :func:`preload`, which the kernel's command runs) by reference — its module and name are read from the function object, so a
 rename here is a rename there — and never sends code of its own:
 
+- :func:`preload`, as the kernel starts (before it answers): the imports every section pays for;
 - :func:`warm_up`, once per kernel: the costly imports and first uses, then the file hook;
 - :func:`baseline`, once the kernel is warm: the state every section starts from;
 - :func:`prepare`, instead of those two on a kernel started for one section only: the file hook;
@@ -19,6 +20,19 @@ Every function returns plain values (str, int, list, dict) that survive ``repr``
 from __future__ import annotations
 
 import os
+
+
+def preload() -> None:
+    """As the kernel starts, before it answers (ipykernel's ``exec_lines``, set by :mod:`.launch`): import what every
+    section imports — pandas, matplotlib, the library's notebook API — while the build is still importing its own
+    client and checking data, instead of after it asks."""
+    import IPython.display  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+    import pandas  # noqa: F401
+
+    import annual_review.notebook.charts  # noqa: F401
+    import annual_review.notebook.elements  # noqa: F401
+    import annual_review.registers.reading  # noqa: F401
 
 
 def warm_up() -> bool:
