@@ -238,6 +238,20 @@ def register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
+    class Client(PapermillNotebookClient):
+        async def _async_poll_kernel_alive(self) -> None:
+            """nbclient's watch on the kernel while a cell runs, every tenth of a second rather than every second: a
+            kernel killed by a build being stopped (or by the out-of-memory killer) is noticed at once."""
+            import asyncio
+
+            while True:
+                await asyncio.sleep(0.1)
+                try:
+                    await self._async_check_alive()
+                except DeadKernelError:
+                    self.task_poll_for_reply.cancel()
+                    return
+
     class WarmEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
@@ -246,7 +260,7 @@ def register_engine() -> None:
             save_to, death = kwargs.pop("save_to"), kwargs.pop("death")
             kwargs.pop("input_path", None)
             running: list[int] = []  # the index of the cell being executed
-            client = PapermillNotebookClient(
+            client = Client(
                 nb_man, kernel_name=kernel_name, startup_timeout=start_timeout, log_output=log_output,
                 stdout_file=stdout_file, stderr_file=stderr_file, interrupt_on_timeout=False,
                 # The section's time limit, whatever cell it reaches: each cell gets what is left of it.
