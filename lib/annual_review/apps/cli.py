@@ -32,15 +32,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked (reading package metadata is a
+    tenth of a second every command would otherwise pay)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .. import __version__
+
+        parser.exit(message=f"annual-review {__version__}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
     from ..core.config import DEFAULT_CONFIG, DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
     parser = argparse.ArgumentParser(
         prog="annual-review",
         description="Build a body's annual rule-of-law report from its yearly data and section notebooks.",
     )
-    parser.add_argument("--version", action="version", version=f"annual-review {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     build = commands.add_parser("build", help="execute the section notebooks and render the report")

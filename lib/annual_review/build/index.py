@@ -44,9 +44,11 @@ def _template():
 
 
 def index_page(title: str, tables: list[Table], *, intro: str = "", lang: str = "zh-CN", width: int = 48,
-               nav: tuple = (), csp: str = CONTENT_SECURITY_POLICY) -> str:
-    """A page of tables; ``nav``: (label, href) links above its title (a city site's other pages)."""
-    return _template().render(title=title, tables=tables, intro=intro, lang=lang, width=width, nav=nav, csp=csp)
+               nav: tuple = (), csp: str = CONTENT_SECURITY_POLICY, key: str = "") -> str:
+    """A page of tables; ``nav``: (label, href) links above its title (a city site's other pages); ``key``: what the
+    page was made from, in a digest (kept in its head, so that the same page is not made again)."""
+    return _template().render(title=title, tables=tables, intro=intro, lang=lang, width=width, nav=nav, csp=csp,
+                              key=key)
 
 
 def report_links(folder: Path, record: manifest.BuildRecord, href: str) -> tuple:
@@ -72,7 +74,14 @@ def write_index(output_dir: Path, config) -> Path | None:
     if not rows:
         return None
     table = Table("", ("年度", "报告", "文件", "生成时间"), rows)
-    return write_atomic(output_dir / INDEX, index_page(config.index_title(), [table], lang=config.language))
+    page, key = output_dir / INDEX, manifest.digest(config.index_title(), config.language, rows,
+                                                     manifest.library_fingerprint())
+    try:
+        if f'<meta name="annual-review-index" content="{key}">' in page.read_text(encoding="utf-8"):
+            return page  # made from the same years, records and config (a build with nothing to do)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return write_atomic(page, index_page(config.index_title(), [table], lang=config.language, key=key))
 
 
 def built_at(record: manifest.BuildRecord) -> str:
