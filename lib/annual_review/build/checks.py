@@ -45,7 +45,8 @@ def config_findings(config: ReportConfig) -> list:
     """Personal data in the config's own text: the body, title and headings are published too."""
     from .privacy import scan
 
-    return [f for line, text in config.texts for f in scan(text, f"{shown(config.path)}, line {line}")]
+    where = shown(config.path)
+    return [f for line, text in config.texts for f in scan(text, f"{where}, line {line}")]
 
 
 def narrative_findings(data_dir: Path, year: int) -> list:

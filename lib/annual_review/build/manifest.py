@@ -15,10 +15,10 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, fields
-from importlib import metadata
 from pathlib import Path
 
 from ..core.files import file_digest
@@ -42,13 +42,28 @@ def library_fingerprint() -> str:
 
 @functools.cache
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in KEY_PACKAGES:
+    """Python's version and each key package's, as installed: read from the names of the distributions' metadata
+    folders on the import path (``pandas-2.2.3.dist-info``), the first of each name as Python would import it —
+    a listing of a few folders, where reading every package's metadata took a tenth of a second of every build."""
+    wanted = {_normal(name): name for name in KEY_PACKAGES}
+    found: dict[str, str] = {}
+    for folder in sys.path:
         try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "absent"
-    return found
+            entries = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith((".dist-info", ".egg-info")):
+                name, _, version = entry.rsplit(".", 1)[0].partition("-")
+                package = wanted.get(_normal(name))
+                if package and package not in found:
+                    found[package] = version.split("-")[0]
+    return {"python": platform.python_version(), **{name: found.get(name, "absent") for name in KEY_PACKAGES}}
+
+
+def _normal(name: str) -> str:
+    """A distribution's name as its metadata folder spells it (PEP 503, with underscores)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def environment_fingerprint() -> str:

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
 from ..core.config import REQUIRED_ITEMS, ReportConfig, Section
 from ..core.exceptions import BuildError
 from ..core.outputs import FAILED_DIR, FORMATS, MANIFEST, REPORT_FILE, SECTIONS_DIR
@@ -126,6 +125,8 @@ def render_job(outline, year, data_dir, sections: Path, plans, results, cache_di
             failed[section.id] = f"本部分未能生成（{section.notebook.name}，第{result.cell or '?'}个单元格：{result.error}）"
         else:
             executed[section.id] = nbformat.read(sections / section.executed_name, as_version=4)
+    from .. import __version__
+
     ran = sum(1 for r in results.values() if r.state == "ran")
     commit = manifest.git_commit(Path(__file__).parent)
     built_with = (  # kept out of the page's text: in a <meta> and a comment, and in manifest.json
