@@ -163,6 +163,10 @@ def prepare() -> None:
     """Pay rendering's one-time costs now (imports, template compilation, selector parsing), say while sections run."""
     _exporter().template  # noqa: B018 - loading compiles the templates
     BeautifulSoup('<h3 class="ar-heading" data-depth="1">x</h3>', "html.parser").select(".ar-heading[data-depth]")
+    for minor in (4, 5):  # the notebook schema's validators, compiled on first use (reading the executed notebooks)
+        empty = nbformat.v4.new_notebook()
+        empty.nbformat_minor = minor
+        nbformat.validate(empty)
 
 
 def render_report(
