@@ -215,7 +215,8 @@ def _builds_here(argv: list[str]) -> bool:
     """Whether ``argv`` asks for a build on this machine's kernels (not a workspace's, nor only for help), read before
     the parser is even made: such a build's first kernel then starts first thing."""
     words = [a for a in argv if not a.startswith("-")]
-    return bool(words) and words[0] == "build" and not {"-h", "--help", "--workspace", "--scheduler"} & set(argv)
+    options = {a.split("=", 1)[0] for a in argv if a.startswith("-")}  # (--workspace=… as well as --workspace …)
+    return bool(words) and words[0] == "build" and not {"-h", "--help", "--workspace", "--scheduler"} & options
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,10 +45,7 @@ def warm_up() -> bool:
     import gc
 
     gc.disable()
-    import IPython.display  # noqa: F401
-    import matplotlib.pyplot  # noqa: F401
-    import pandas  # noqa: F401
-
+    preload()  # (done already as the kernel started, when it was started by the build)
     from ..core import tracking
     from . import isolation
 

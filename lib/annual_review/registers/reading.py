@@ -389,9 +389,7 @@ def load_table(data_dir: str | Path, year: int, name: str) -> pd.DataFrame:
     files = table_files(data_dir, year, specs[name])
     for path in files:
         tracking.record(path)
-    # In a build that checks the data itself, the table's schema is not checked a second time here: what was loaded
-    # is noted by digest, and the build runs the section again, checking, if its check saw other content.
-    schema = not tracking.checked_by_build()
+    schema = not tracking.checked_by_build()  # (see the docstring)
     # Read once per notebook however often it is asked for (again whenever one of its files changes).
     state = tuple(map(stamp, files))
     frame = _load_cached(str(Path(data_dir).resolve()), int(year), name, state, schema)
