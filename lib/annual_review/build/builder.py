@@ -10,6 +10,9 @@ everything it publishes, and publish the executed notebooks, the report files an
 record as one transaction (:mod:`.publish`). A failing section is saved with its error
 and named; the other sections still run; the last good report is kept unless
 ``allow_partial``. The output folder itself is :mod:`annual_review.build.store`'s.
+
+What runs and publishes sections (:mod:`.engine`, :mod:`.execute`, :mod:`.publish`) is imported once a build has
+sections to run: a build with nothing to do — the commonest build of all — answers without loading them.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from ..core.paths import available_years, resolve_year, year_dir
 from ..core.tracking import CHECKED_ENV
 from . import manifest
 from .checks import check_data, config_findings, narrative_findings, proofread, refuse_personal_data, refuse_unfinished
-from .engine import KernelPool, SectionRunner
-from .execute import execute_all
 from .plan import BuildOptions, SectionResult, plan_sections
 from .progress import Progress
-from .publish import Publication, prepare_render, publish
 from .index import write_index
 from .store import OutputFolder
+
+TYPE_CHECKING = False  # (typing's constant, without importing typing: every build would pay for it)
+if TYPE_CHECKING:
+    from .engine import SectionRunner
 
 
 def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path, options: BuildOptions = BuildOptions(),
@@ -71,17 +75,20 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                 return None
             if runner is not None:
                 return runner.start()
+            from .engine import KernelPool
+
             runs = sum(1 for p in plans if p.runs)
             size = min(options.kernels, runs)
             return own.enter_context(KernelPool(size, config.notebooks_dir, log=log, env=jobs_env,
                                                 single_use=runs <= size)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
+        data_unchanged = known_rows is not None  # (then nothing is checked below, and this plan is the build's)
         expected = plan(config.for_year(set(known_rows or previous.tables_with_rows or [])))
         pool = start_kernels(expected)
         # What rendering needs (nbconvert, the templates, the font) is loaded meanwhile, on this process's idle moments:
         # as soon as sections are to run, since a rebuild's one section may end before the data check does.
-        preparing = threading.Thread(target=prepare_render, args=(config.document,), name="prepare-render", daemon=True)
+        preparing = threading.Thread(target=_prepare_render, args=(config.document,), name="prepare-render", daemon=True)
         if pool is not None:
             preparing.start()
         staging = folder.staging()
@@ -107,7 +114,7 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             outline = config.for_year(set(known_rows))
             log(f"Building {config.title(year)} from {year_dir(data_dir, year)}")
             _say_left_out(config, outline, year, set(known_rows), data_dir, log)
-            plans = plan(outline)
+            plans = expected if data_unchanged else plan(outline)
             progress = Progress(len(plans), log)
             for each in plans:
                 if not each.runs:
@@ -124,6 +131,9 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             pool = pool or start_kernels(plans)
             if preparing.ident is None:  # (no section was expected to run before the check)
                 preparing.start()
+            from .execute import execute_all
+            from .publish import Publication, publish
+
             try:
                 roots = (data_dir.resolve(), config.path.parent.resolve())
                 checked = manifest.checked_digests({p: f for each in files.values() for p, f in each.items()})
@@ -146,6 +156,12 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
             if stopping.ident is not None:
                 stopping.join()
             folder.discard(staging)
+
+
+def _prepare_render(document) -> None:
+    from .publish import prepare_render
+
+    prepare_render(document)
 
 
 def _say_left_out(config: ReportConfig, outline: ReportConfig, year: int, with_rows: set, data_dir: Path, log) -> None:
@@ -181,9 +197,11 @@ def build(config_path: str | Path, data_dir: str | Path, output_dir: str | Path,
         resolved = [resolve_year(data_dir, y) for y in (list(years) if years else [None])]
     reports, failed = [], {}
     try:
-        # Several years share warm kernels: a year's sections run where the last year's ran.
-        shared = (KernelPool(options.kernels, config.notebooks_dir, log=log, env=kernel_environment(config))
-                  if len(resolved) > 1 else contextlib.nullcontext())
+        shared = contextlib.nullcontext()
+        if len(resolved) > 1:  # several years share warm kernels: a year's sections run where the last year's ran
+            from .engine import KernelPool
+
+            shared = KernelPool(options.kernels, config.notebooks_dir, log=log, env=kernel_environment(config))
         with shared as runner:
             for year in resolved:
                 try:

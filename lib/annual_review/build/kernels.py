@@ -11,11 +11,11 @@ private folder of its own, removed when it ends; the last line it wrote is named
 
 from __future__ import annotations
 
-import ast
 import functools
 import os
 import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -74,8 +74,10 @@ def call(function, *args) -> str:
     """The expression that calls ``function`` (a function of :mod:`annual_review.kernel.session`) in a kernel.
 
     Built from the function object itself, so renaming it renames the call; the arguments are literals."""
+    from ast import literal_eval  # (here: a command that asks no kernel anything does not load ast)
+
     for value in args:
-        ast.literal_eval(repr(value))  # only plain values cross into a kernel
+        literal_eval(repr(value))  # only plain values cross into a kernel
     arguments = ", ".join(repr(value) for value in args)
     return f"__import__({function.__module__!r}, fromlist=['_']).{function.__qualname__}({arguments})"
 
@@ -128,6 +130,8 @@ class Kernel:
         Outside a cell's run (a user expression), as the baseline and the checks after a section are taken, since
         IPython adds ``exit``, ``get_ipython`` and the like to builtins while a cell runs; ``as_cell`` runs it as a
         cell instead (the warm-up: what a kernel sets up on its first cell, it sets up then)."""
+        from ast import literal_eval
+
         from jupyter_core.utils import run_sync
 
         if not self.alive():
@@ -143,7 +147,7 @@ class Kernel:
             error = KernelError(f"{function.__name__}: {result.get('ename')}: {result.get('evalue')}")
             error.inside = plain_traceback(result.get("traceback"))  # where, in the kernel
             raise error
-        return ast.literal_eval(result["data"]["text/plain"])  # a repr of plain values, never evaluated as code
+        return literal_eval(result["data"]["text/plain"])  # a repr of plain values, never evaluated as code
 
     async def _execute(self, code: str, expressions: dict, timeout: float) -> dict:
         """Run ``code`` and wait for its reply and for the kernel to be idle again, watching that it is alive: a kernel
@@ -190,7 +194,7 @@ class Kernel:
     def reap(self, timeout: float = 2) -> None:
         """Wait (briefly) for the ended process, so no zombie is left, and forget it and its files."""
         try:
-            self.process.wait(timeout=timeout)
+            _wait(self.process, timeout)
         except subprocess.TimeoutExpired:  # the system reaps it when this process ends
             pass
         self.forget()
@@ -199,6 +203,24 @@ class Kernel:
         with _live_lock:
             _live.pop(self.pid, None)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _wait(process: subprocess.Popen, timeout: float) -> None:
+    """``process.wait(timeout)``, woken the moment the process ends (a process file descriptor, where the system has
+    them) rather than by ``wait``'s polling, which sleeps in steps from half a millisecond up."""
+    if process.returncode is None:
+        try:
+            handle = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):  # not Linux 5.3 or later, or already reaped by another thread's poll()
+            pass
+        else:
+            try:
+                ended, _, _ = select.select([handle], [], [], timeout)
+            finally:
+                os.close(handle)
+            if not ended:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+    process.wait(timeout=timeout)
 
 
 def _last_line(log: Path | None) -> str:

@@ -14,9 +14,7 @@ import functools
 import hashlib
 import json
 import os
-import platform
 import re
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -58,7 +56,7 @@ def versions() -> dict[str, str]:
                 package = wanted.get(_normal(name))
                 if package and package not in found:
                     found[package] = version.split("-")[0]
-    return {"python": platform.python_version(), **{name: found.get(name, "absent") for name in KEY_PACKAGES}}
+    return {"python": sys.version.split()[0], **{name: found.get(name, "absent") for name in KEY_PACKAGES}}
 
 
 def _normal(name: str) -> str:
@@ -73,6 +71,8 @@ def environment_fingerprint() -> str:
 @functools.cache
 def git_commit(where: Path) -> str | None:
     """The commit of the checkout ``where`` is in, with '+dirty' if it has uncommitted changes."""
+    import subprocess  # (only a build that publishes asks)
+
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
@@ -118,7 +118,8 @@ def judge(previous: "SectionRecord | None", key: str, notebook: Path, parameters
     inputs = previous.inputs
     if inputs is None:
         return Verdict(False, "no record of what it read")
-    strays = [p for p in inputs if roots and not any(Path(p).resolve().is_relative_to(r) for r in roots)]
+    inside = tuple(os.path.join(os.path.realpath(r), "") for r in roots)  # ("/project/data/", …)
+    strays = [p for p in inputs if inside and not os.path.join(os.path.realpath(p), "").startswith(inside)]
     if strays:
         return Verdict(False, f"its record names a file outside the project ({strays[0]}); not read")
     changed = [Path(p).name for p, digest in inputs.items() if file_digest(p) != digest]

@@ -12,7 +12,10 @@ from ..core.config import ReportConfig, Section
 from ..core.parameters import declared_parameters
 from ..core.outputs import SECTIONS_DIR
 from . import manifest
-from .engine import SectionJob
+
+TYPE_CHECKING = False  # (typing's constant, without importing typing: every build would pay for it)
+if TYPE_CHECKING:
+    from .engine import SectionJob
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Plan:
 
     def job(self, sections: Path, env: dict) -> SectionJob:
         """What a runner is handed: run in its notebooks folder, written into ``sections``."""
+        from .engine import SectionJob  # (the engine is loaded once something is to run)
+
         notebook = self.section.notebook
         return SectionJob(notebook, sections / self.section.executed_name, self.parameters, self.timeout, env,
                           str(notebook.parent))
