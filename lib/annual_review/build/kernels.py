@@ -215,7 +215,9 @@ def _wait(process: subprocess.Popen, timeout: float) -> None:
             pass
         else:
             try:
-                ended, _, _ = select.select([handle], [], [], timeout)
+                watch = select.poll()  # (not select(): a workspace build's process may hold more than 1024 files)
+                watch.register(handle, select.POLLIN)
+                ended = watch.poll(timeout * 1000)
             finally:
                 os.close(handle)
             if not ended:
