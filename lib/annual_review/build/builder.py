@@ -83,12 +83,13 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
                                                 single_use=runs <= size)).start()
 
         # Start the kernels this build will likely need now, so they warm up while the data is checked.
-        data_unchanged = known_rows is not None  # (then this year's data is not checked below: this plan is the build's)
+        data_unchanged = known_rows is not None  # (this year's data is then not checked below: this plan stands)
         expected = plan(config.for_year(set(known_rows or previous.tables_with_rows or [])))
         pool = start_kernels(expected)
         # What rendering needs (nbconvert, the templates, the font) is loaded meanwhile, on this process's idle moments:
         # as soon as sections are to run, since a rebuild's one section may end before the data check does.
-        preparing = threading.Thread(target=_prepare_render, args=(config.document,), name="prepare-render", daemon=True)
+        preparing = threading.Thread(target=_prepare_render, args=(config.document,), name="prepare-render",
+                                     daemon=True)
         if pool is not None:
             preparing.start()
         staging = folder.staging()
@@ -159,7 +160,8 @@ def build_year(config: ReportConfig, year: int, data_dir: Path, output_dir: Path
 
 
 def _prepare_render(document) -> None:
-    """:func:`.publish.prepare_render`, imported in the thread that prepares (a build with nothing to run never does)."""
+    """:func:`.publish.prepare_render`, imported in the thread that prepares (a build with nothing to run never
+    does)."""
     from .publish import prepare_render
 
     prepare_render(document)
